@@ -1,0 +1,9 @@
+"""Branch types by name. A new type is one module here and one line in TYPES."""
+from control.flow.branches.base import Branch, CallContext
+from control.flow.branches.content import ContentBranch
+from control.flow.branches.hangup import HangupBranch
+from control.flow.branches.menu import MenuBranch
+
+TYPES: dict[str, type[Branch]] = {b.type: b for b in (ContentBranch, MenuBranch, HangupBranch)}
+
+__all__ = ["Branch", "CallContext", "TYPES"]

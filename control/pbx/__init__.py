@@ -1,0 +1,1 @@
+"""The Asterisk this platform owns: its secrets, its rendered configuration, its process."""

@@ -1,0 +1,138 @@
+"""Render Asterisk's configuration from the repo's templates into the instance directory.
+
+Nothing under the repo is written: templates live in asterisk/templates and dialplan/, the
+result in DATA_DIR/asterisk/etc. Rendering is idempotent and cheap, so every start and every
+trunk change re-renders.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import jinja2
+
+from control.pbx.secrets import PbxSecrets
+from control.settings import REPO_ROOT, Settings
+
+TEMPLATE_DIRS = [REPO_ROOT / "asterisk" / "templates", REPO_ROOT / "dialplan"]
+INSTANCE_SUBDIRS = ("etc", "run", "db", "spool", "log", "keys", "media")
+ROOTFS_MOUNT = "/srv/voicectl"
+
+
+@dataclass(frozen=True)
+class TrunkConf:
+    name: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the instance lives on the host, and the same place as Asterisk sees it."""
+
+    host_dir: Path
+    seen_as: str
+    uid: int
+    gid: int
+
+
+def host_asterisk() -> str | None:
+    return shutil.which("asterisk")
+
+
+def layout(settings: Settings) -> Layout:
+    host_dir = settings.asterisk_dir
+    if host_asterisk():
+        import pwd
+
+        try:
+            user = pwd.getpwnam("asterisk")
+            return Layout(host_dir, str(host_dir), user.pw_uid, user.pw_gid)
+        except KeyError:
+            return Layout(host_dir, str(host_dir), os.getuid(), os.getgid())
+    uid, gid = _rootfs_user(settings.asterisk_rootfs)
+    return Layout(host_dir, ROOTFS_MOUNT, uid, gid)
+
+
+def _rootfs_user(rootfs: Path | None) -> tuple[int, int]:
+    passwd = (rootfs or Path("/nonexistent")) / "etc" / "passwd"
+    if passwd.exists():
+        for line in passwd.read_text().splitlines():
+            fields = line.split(":")
+            if fields[0] == "asterisk":
+                return int(fields[2]), int(fields[3])
+    return os.getuid(), os.getgid()
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(settings: Settings, secrets: PbxSecrets, trunks: Iterable[TrunkConf]) -> Layout:
+    """Write every config file; return the layout so the runner knows where it is."""
+    where = layout(settings)
+    for sub in INSTANCE_SUBDIRS:
+        (where.host_dir / sub).mkdir(parents=True, exist_ok=True)
+    # An Asterisk we run listens on loopback only; one in its own container must accept the
+    # control plane's container.
+    loopback_only = settings.manage_asterisk
+    values = {
+        "inst": where.seen_as,
+        "etc": where.host_dir / "etc",
+        "systemname": f"vc{settings.sip_port}",
+        "ari_bind": "127.0.0.1" if loopback_only else "0.0.0.0",
+        "ari_port": settings.ari_port,
+        "ami_port": settings.ami_port,
+        "ami_permit": "127.0.0.1/255.255.255.255" if loopback_only else "0.0.0.0/0.0.0.0",
+        "sip_bind": settings.sip_bind,
+        "sip_port": settings.sip_port,
+        "rtp_start": settings.rtp_ports[0],
+        "rtp_end": settings.rtp_ports[1],
+        "app": settings.app_name,
+        "trunks": list(trunks),
+        **{k: v for k, v in secrets.__dict__.items()},
+    }
+    env = _environment()
+    etc = where.host_dir / "etc"
+    for name in env.list_templates(extensions=["j2"]):
+        target = etc / name[: -len(".j2")]
+        _write_if_changed(target, env.get_template(name).render(values))
+    local = etc / "extensions_local.conf"
+    if not local.exists():
+        local.write_text("; Your own dialplan contexts; voicectl never overwrites this file.\n")
+    _chown_tree(where)
+    return where
+
+
+def render_trunks(settings: Settings, trunks: Iterable[TrunkConf]) -> bool:
+    """Re-render only the trunk file; True when it changed (so PJSIP needs a reload)."""
+    where = layout(settings)
+    text = _environment().get_template("pjsip_trunks.conf.j2").render(trunks=list(trunks))
+    changed = _write_if_changed(where.host_dir / "etc" / "pjsip_trunks.conf", text)
+    _chown_tree(where)
+    return changed
+
+
+def _write_if_changed(target: Path, text: str) -> bool:
+    if target.exists() and target.read_text() == text:
+        return False
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, target)
+    return True
+
+
+def _chown_tree(where: Layout) -> None:
+    if os.getuid() != 0:
+        return
+    for root, dirs, files in os.walk(where.host_dir):
+        os.chown(root, where.uid, where.gid)
+        for name in files:
+            os.chown(os.path.join(root, name), where.uid, where.gid)

@@ -1,0 +1,80 @@
+"""One settings object, read from VOICECTL_* environment variables (each has a default).
+
+Two instances with different settings run side by side on one machine: every port, the data
+directory and the database are settings, and nothing else is shared but the Asterisk rootfs.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    start, end = int(low), int(high or low)
+    if not 0 < start <= end < 65536:
+        raise ValueError(f"VOICECTL_RTP_PORTS: {text!r} is not a range like 30000-31000")
+    return start, end
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    http_port: int = 8080
+    sip_port: int = 5060
+    ari_port: int = 8088
+    ami_port: int = 5038
+    rtp_ports: tuple[int, int] = (30000, 31000)
+    database_url: str = ""
+    # Where the Debian sid rootfs lives when the host has no Asterisk; tests point every
+    # instance at one shared copy so it is built once.
+    asterisk_rootfs: Path | None = None
+    # Where Asterisk and the control plane reach each other. Defaults fit one host; the
+    # docker-compose file sets them to service names.
+    asterisk_host: str = "127.0.0.1"
+    http_host: str = "127.0.0.1"
+    media_url: str = ""
+    sip_bind: str = "0.0.0.0"
+    manage_asterisk: bool = True
+    app_name: str = "voicectl"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("VOICECTL_DATA_DIR", "/var/lib/voicectl")).resolve()
+        http_port = int(env.get("VOICECTL_HTTP_PORT", "8080"))
+        http_host = env.get("VOICECTL_HTTP_HOST", "127.0.0.1")
+        rootfs = env.get("VOICECTL_ASTERISK_ROOTFS")
+        return cls(
+            data_dir=data_dir,
+            http_port=http_port,
+            sip_port=int(env.get("VOICECTL_SIP_PORT", "5060")),
+            ari_port=int(env.get("VOICECTL_ARI_PORT", "8088")),
+            ami_port=int(env.get("VOICECTL_AMI_PORT", "5038")),
+            rtp_ports=_port_range(env.get("VOICECTL_RTP_PORTS", "30000-31000")),
+            database_url=env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'voicectl.db'}",
+            asterisk_rootfs=Path(rootfs).resolve() if rootfs else data_dir / "rootfs",
+            asterisk_host=env.get("VOICECTL_ASTERISK_HOST", "127.0.0.1"),
+            http_host=http_host,
+            media_url=env.get("VOICECTL_MEDIA_URL", f"http://127.0.0.1:{http_port}"),
+            sip_bind=env.get("VOICECTL_SIP_BIND", "0.0.0.0"),
+            manage_asterisk=env.get("VOICECTL_MANAGE_ASTERISK", "1") not in ("0", "false", "no"),
+            app_name=env.get("VOICECTL_APP", "voicectl"),
+        )
+
+    @property
+    def asterisk_dir(self) -> Path:
+        """The Asterisk instance directory: rendered config, run, db, spool and log dirs."""
+        return self.data_dir / "asterisk"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def ari_url(self) -> str:
+        return f"http://{self.asterisk_host}:{self.ari_port}/"
