@@ -1,0 +1,1 @@
+"""HTTP faces (aiohttp). Each face parses, calls a service and shapes the answer."""

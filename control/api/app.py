@@ -1,0 +1,33 @@
+"""The control plane's HTTP server: health, and media for Asterisk to fetch."""
+from __future__ import annotations
+
+import re
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from control.media.tts import TtsCache
+
+HealthProbe = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+MEDIA_NAME = re.compile(r"^[0-9a-f]{32}\.wav$")
+
+
+def build_app(health: HealthProbe, tts: TtsCache) -> web.Application:
+    app = web.Application()
+
+    async def healthz(_request: web.Request) -> web.Response:
+        ready, body = await health()
+        return web.json_response(body, status=200 if ready else 503)
+
+    async def tts_file(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        path = tts.directory / name
+        if not MEDIA_NAME.match(name) or not path.exists():
+            raise web.HTTPNotFound(text="no such media")
+        # Named by a hash of its content: Asterisk's media cache may keep it forever.
+        return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable",
+                                               "Content-Type": "audio/wav"})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/media/tts/{name}", tts_file)
+    return app

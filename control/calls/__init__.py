@@ -1,0 +1,1 @@
+"""Calls: service functions over the store (no HTTP, no ARI)."""

@@ -1,0 +1,70 @@
+"""Call records: one row per call, written when it starts and when it ends."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from control.clock import now
+from control.errors import NotFound
+from control.store.models import Call
+
+
+@dataclass(frozen=True)
+class CallStart:
+    id: str
+    direction: str
+    number: str
+    caller_id: str
+    caller_name: str
+    tenant_id: str | None
+    started_at: datetime
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CallEnd:
+    cause: int | None
+    cause_text: str | None
+    by: str  # "caller", "platform", or "lost" (Asterisk went away mid-call)
+    branch_data: list[dict[str, str]]
+
+
+async def record_start(db: async_sessionmaker, start: CallStart) -> None:
+    async with db.begin() as session:
+        session.add(Call(**start.__dict__, branch_data=[]))
+
+
+async def record_end(db: async_sessionmaker, call_id: str, end: CallEnd) -> None:
+    async with db.begin() as session:
+        await session.execute(update(Call).where(Call.id == call_id).values(
+            ended_at=now(), hangup_cause=end.cause, hangup_cause_text=end.cause_text,
+            hangup_by=end.by, branch_data=end.branch_data))
+
+
+async def end_orphans(db: async_sessionmaker, live_ids: set[str], owned: set[str]) -> list[str]:
+    """Close calls the database thinks are up but Asterisk no longer has (after a restart).
+
+    Calls a running session still owns are left to it: it records its own end."""
+    async with db.begin() as session:
+        open_ids = set((await session.scalars(select(Call.id).where(Call.ended_at.is_(None)))).all())
+        gone = sorted(open_ids - live_ids - owned)
+        if gone:
+            await session.execute(update(Call).where(Call.id.in_(gone)).values(
+                ended_at=now(), hangup_by="lost", hangup_cause_text="asterisk connection lost"))
+    return gone
+
+
+async def list_calls(db: async_sessionmaker, limit: int = 50) -> list[Call]:
+    async with db() as session:
+        return list((await session.scalars(select(Call).order_by(Call.started_at.desc()).limit(limit))).all())
+
+
+async def get_call(db: async_sessionmaker, call_id: str) -> Call:
+    async with db() as session:
+        call = await session.get(Call, call_id)
+    if call is None:
+        raise NotFound(f"call {call_id} does not exist")
+    return call

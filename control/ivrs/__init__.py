@@ -1,0 +1,1 @@
+"""Ivrs: service functions over the store (no HTTP, no ARI)."""

@@ -1,0 +1,67 @@
+"""IVR documents per number: validated whole before anything is written."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from control.clock import now
+from control.errors import Invalid, NotFound
+from control.flow.document import Ivr, IvrInvalid, parse_ivr
+from control.numbers.phone import to_e164
+from control.numbers.service import parse_number
+from control.store.models import Ivr as IvrRow
+from control.store.models import Number
+
+
+@dataclass(frozen=True)
+class Route:
+    """What an inbound call to a number runs."""
+
+    number: str
+    tenant_id: str
+    ivr: Ivr | None
+
+
+async def import_ivr(db: async_sessionmaker, number_text: str, document: Any) -> Ivr:
+    e164 = parse_number(number_text)
+    try:
+        ivr = parse_ivr(document)
+    except IvrInvalid as exc:
+        raise Invalid(exc.errors) from None
+    async with db.begin() as session:
+        if await session.get(Number, e164) is None:
+            raise NotFound(f"number {e164} is not provisioned (voicectl number add {e164} --tenant ID)")
+        row = await session.get(IvrRow, e164)
+        if row is None:
+            session.add(IvrRow(number=e164, document=ivr.dump(), updated_at=now()))
+        else:
+            row.document, row.updated_at = ivr.dump(), now()
+    return ivr
+
+
+async def export_ivr(db: async_sessionmaker, number_text: str) -> dict[str, Any]:
+    e164 = parse_number(number_text)
+    async with db() as session:
+        row = await session.get(IvrRow, e164)
+    if row is None:
+        raise NotFound(f"number {e164} has no IVR")
+    return row.document
+
+
+async def route_for(db: async_sessionmaker, dialled: str) -> Route | None:
+    """The route for a dialled number as a carrier sent it, or None if it is not ours."""
+    try:
+        e164 = to_e164(dialled, strict=False)
+    except ValueError:
+        return None
+    async with db() as session:
+        found = (await session.execute(
+            select(Number.tenant_id, IvrRow.document).outerjoin(IvrRow, IvrRow.number == Number.e164)
+            .where(Number.e164 == e164))).first()
+    if found is None:
+        return None
+    tenant_id, document = found
+    return Route(e164, tenant_id, parse_ivr(document) if document is not None else None)

@@ -1,0 +1,1 @@
+"""Audio the platform serves to Asterisk over HTTP: TTS renders and (later) recordings."""

@@ -1,0 +1,1 @@
+"""Numbers: service functions over the store (no HTTP, no ARI)."""

@@ -1,0 +1,33 @@
+"""Bring the running Asterisk in line with the database after a trunk change."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from control.pbx import config
+from control.pbx.secrets import load_or_create
+from control.settings import Settings
+from control.trunks.service import list_trunks
+
+log = logging.getLogger(__name__)
+
+
+async def trunk_confs(db: async_sessionmaker) -> list[config.TrunkConf]:
+    return [config.TrunkConf(t.name, t.host, t.port) for t in await list_trunks(db)]
+
+
+async def apply_trunks(settings: Settings, db: async_sessionmaker) -> str:
+    """Re-render the trunk file and reload PJSIP if Asterisk is up. Says what it did."""
+    if not config.render_trunks(settings, await trunk_confs(db)):
+        return "unchanged"
+    from control.telephony.ami import AmiLink
+
+    ami = AmiLink(settings, load_or_create(settings.data_dir))
+    ami.start()
+    try:
+        if not await ami.wait_connected(1.5):
+            return "written; Asterisk is not running, it will load it on start"
+        return "reloaded" if await ami.reload("res_pjsip.so") else "written; reload refused"
+    finally:
+        ami.close()

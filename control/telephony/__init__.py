@@ -1,0 +1,1 @@
+"""Telephony adapters: ARI (the Stasis app), AMI (health), and the inbound call handler."""

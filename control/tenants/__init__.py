@@ -1,0 +1,1 @@
+"""Tenants: service functions over the store (no HTTP, no ARI)."""

@@ -1,0 +1,1 @@
+"""Trunks: service functions over the store (no HTTP, no ARI)."""
