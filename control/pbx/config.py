@@ -121,6 +121,7 @@ def render_trunks(settings: Settings, trunks: Iterable[TrunkConf]) -> bool:
 
 
 def _write_if_changed(target: Path, text: str) -> bool:
+    target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and target.read_text() == text:
         return False
     tmp = target.with_name(target.name + ".tmp")

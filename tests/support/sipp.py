@@ -1,0 +1,179 @@
+"""SIPp as a real phone: build a UAC scenario from a few steps and run it.
+
+Steps: ("pause", ms), ("dtmf", "1") (RFC 2833 from SIPp's own captures), ("bye",) (the caller
+hangs up), ("expect_bye",) (the platform must hang up), ("expect", code) (a final response
+other than 200, e.g. 404, that ends the call).
+"""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"
+DIGIT_FILE = {"*": "star", "#": "pound"}
+
+INVITE = """
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[$caller_name]" <sip:[$caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:[$caller]@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=sendrecv
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+"""
+
+ANSWERED = """
+  <recv response="200" rtd="true"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[$caller_name]" <sip:[$caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:[$caller]@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+REFUSED = """
+  <recv response="{code}"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[$caller_name]" <sip:[$caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+BYE = """
+  <send retrans="500">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[$caller_name]" <sip:[$caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+"""
+
+EXPECT_BYE = """
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+
+def scenario(steps: Sequence[tuple], caller: str = "15551230000", caller_name: str = "SIPp") -> str:
+    """A UAC scenario: INVITE, then the steps. The caller number may hold SIPp keywords
+    such as [call_number] so each call of a load run is told apart."""
+    body = [INVITE]
+    answered = not any(s[0] == "expect" for s in steps)
+    if answered:
+        body.append(ANSWERED)
+    for step in steps:
+        kind = step[0]
+        if kind == "pause":
+            body.append(f'  <pause milliseconds="{int(step[1])}"/>\n')
+        elif kind == "dtmf":
+            pcap = DTMF_PCAP.format(digit=DIGIT_FILE.get(step[1], step[1]))
+            body.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+                        '  <pause milliseconds="250"/>\n')
+        elif kind == "bye":
+            body.append(BYE)
+        elif kind == "expect_bye":
+            body.append(EXPECT_BYE)
+        elif kind == "expect":
+            body.append(REFUSED.format(code=int(step[1])))
+        else:
+            raise ValueError(f"unknown SIPp step {step!r}")
+    caller_vars = (f'  <nop><action><assignstr assign_to="caller" value="{caller}"/>'
+                   f'<assignstr assign_to="caller_name" value="{caller_name}"/></action></nop>\n')
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="voicectl">\n'
+            + caller_vars + "".join(body)
+            + '  <ResponseTimeRepartition value="50, 100, 200, 500, 1000"/>\n</scenario>\n')
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    errors: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def run(scenario_xml: str, *, workdir: Path, target: str, service: str, calls: int = 1,
+        rate: float = 1.0, limit: int | None = None, local_port: int = 0, media_port: int = 0,
+        timeout: float = 120, extra: Sequence[str] = ()) -> SippResult:
+    """Run SIPp against target (host:port) until `calls` calls have ended."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "scenario.xml"
+    path.write_text(scenario_xml)
+    argv = ["sipp", target, "-sf", str(path), "-s", service, "-m", str(calls), "-r", str(rate),
+            "-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin", "-trace_err",
+            "-timeout", f"{int(timeout)}s", "-timeout_error", "-recv_timeout", "30000",
+            "-error_file", str(workdir / "errors.log")]
+    if rate != int(rate):
+        argv[argv.index("-r") + 1] = str(int(rate * 1000))
+        argv += ["-rp", "1000000"]
+    if limit:
+        argv += ["-l", str(limit)]
+    if local_port:
+        argv += ["-p", str(local_port)]
+    if media_port:
+        argv += ["-mp", str(media_port)]
+    argv += list(extra)
+    proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=timeout + 30)
+    errors_file = workdir / "errors.log"
+    return SippResult(proc.returncode, proc.stdout, proc.stderr,
+                      errors_file.read_text(errors="replace") if errors_file.exists() else "")

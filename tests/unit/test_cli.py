@@ -1,0 +1,104 @@
+"""The CLI against a real SQLite database in a temporary data directory (no Asterisk)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from control.cli import main
+
+BAD_IVR = """
+branches:
+  "1": {type: menu, play: [{type: tts, text: "Hi"}], inputs: {"1": "700"}}
+  "2": {type: record}
+"""
+GOOD_IVR = {"branches": {"0": {"type": "menu", "play": [{"type": "sound", "name": "beep"}],
+                               "inputs": {"1": "9"}, "timeout": 3, "retries": 1},
+                         "9": {"type": "hangup"}}}
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("VOICECTL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VOICECTL_AMI_PORT", "1")  # nothing listens: changes are written, not reloaded
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def tenant(cli) -> str:
+    out = cli("tenant", "create", "Acme", "--json")
+    assert out.exit_code == 0, out.output
+    created = json.loads(out.output)
+    assert created["id"].startswith("ten_") and len(created["auth_key"]) >= 40
+    assert cli("number", "add", "845-951-1000", "--tenant", created["id"]).exit_code == 0
+    return created["id"]
+
+
+def test_bad_ivr_is_rejected_whole_with_every_problem(cli, tenant: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_IVR)
+    out = cli("ivr", "import", str(bad), "--number", "8459511000")
+    assert out.exit_code == 1
+    assert "rejected, nothing was stored:" in out.output
+    for problem in ['branches.1.inputs.1: no branch "700"',
+                    "branches.2.type: unknown branch type 'record'",
+                    'branches: there is no branch "0", where every call starts']:
+        assert problem in out.output
+    assert "has no IVR" in cli("ivr", "export", "8459511000").output
+
+
+def test_bad_ivr_does_not_replace_a_good_one(cli, tenant: str, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.json", tmp_path / "bad.yaml"
+    good.write_text(json.dumps(GOOD_IVR))
+    bad.write_text(BAD_IVR)
+    assert cli("ivr", "import", str(good), "--number", "+18459511000").exit_code == 0
+    assert cli("ivr", "import", str(bad), "--number", "+18459511000").exit_code == 1
+    exported = json.loads(cli("ivr", "export", "8459511000", "--json").output)
+    assert exported["branches"]["0"]["inputs"] == {"1": "9"}
+
+
+def test_ivr_for_an_unprovisioned_number_is_refused(cli, tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(GOOD_IVR))
+    out = cli("ivr", "import", str(good), "--number", "2125550143")
+    assert out.exit_code == 1 and "is not provisioned" in out.output
+
+
+def test_numbers_are_stored_e164_and_validated(cli, tenant: str) -> None:
+    listed = json.loads(cli("number", "list", "--json").output)
+    assert listed == [{"number": "+18459511000", "tenant": tenant}]
+    assert "already provisioned" in cli("number", "add", "+1 845 951 1000", "--tenant", tenant).output
+    assert "not a valid phone number" in cli("number", "add", "123", "--tenant", tenant).output
+    assert "does not exist" in cli("number", "add", "2125550143", "--tenant", "ten_nope").output
+    assert cli("number", "remove", "8459511000").exit_code == 0
+    assert json.loads(cli("number", "list", "--json").output) == []
+
+
+def test_trunks(cli, tmp_path: Path) -> None:
+    out = cli("trunk", "add", "carrier", "--host", "127.0.0.1:5070")
+    assert out.exit_code == 0 and "Asterisk is not running" in out.output
+    rendered = (tmp_path / "data" / "asterisk" / "etc" / "pjsip_trunks.conf").read_text()
+    assert "[carrier]" in rendered and "match = 127.0.0.1" in rendered and "contact = sip:127.0.0.1:5070" in rendered
+    assert json.loads(cli("trunk", "list", "--json").output) == [{"name": "carrier", "host": "127.0.0.1", "port": 5070}]
+    out = cli("trunk", "add", "9bad", "--host", "example.com")
+    assert out.exit_code == 1
+    assert "name: '9bad' must be letters" in out.output and "host: 'example.com' is not an IP" in out.output
+    assert "already exists" in cli("trunk", "add", "carrier", "--host", "127.0.0.2").output
+    assert cli("trunk", "remove", "carrier").exit_code == 0
+    assert "[carrier]" not in (tmp_path / "data" / "asterisk" / "etc" / "pjsip_trunks.conf").read_text()
+    assert json.loads(cli("trunk", "list", "--json").output) == []
+
+
+def test_tenant_key_is_only_stored_hashed(cli, tmp_path: Path) -> None:
+    created = json.loads(cli("tenant", "create", "Beta", "--json").output)
+    db = (tmp_path / "data" / "voicectl.db").read_bytes()
+    assert created["auth_key"].encode() not in db
+    assert "Beta" in cli("tenant", "list").output
