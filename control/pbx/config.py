@@ -45,6 +45,9 @@ def host_asterisk() -> str | None:
 
 def layout(settings: Settings) -> Layout:
     host_dir = settings.asterisk_dir
+    if not settings.manage_asterisk:
+        # Asterisk in another container mounts the same volume at the same path.
+        return Layout(host_dir, str(host_dir), os.getuid(), os.getgid())
     if host_asterisk():
         import pwd
 
@@ -55,6 +58,14 @@ def layout(settings: Settings) -> Layout:
             return Layout(host_dir, str(host_dir), os.getuid(), os.getgid())
     uid, gid = _rootfs_user(settings.asterisk_rootfs)
     return Layout(host_dir, ROOTFS_MOUNT, uid, gid)
+
+
+def module_dir(settings: Settings) -> str:
+    """Asterisk's module directory as Asterisk sees it (multiarch path differs per machine)."""
+    root = Path("/") if host_asterisk() or not settings.manage_asterisk else settings.asterisk_rootfs or Path("/")
+    for found in sorted(root.glob("usr/lib/*/asterisk/modules")) + sorted(root.glob("usr/lib/asterisk/modules")):
+        return "/" + str(found.relative_to(root))
+    return "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 
 
 def _rootfs_user(rootfs: Path | None) -> tuple[int, int]:
@@ -80,11 +91,11 @@ def render(settings: Settings, secrets: PbxSecrets, trunks: Iterable[TrunkConf])
     where = layout(settings)
     for sub in INSTANCE_SUBDIRS:
         (where.host_dir / sub).mkdir(parents=True, exist_ok=True)
-    # An Asterisk we run listens on loopback only; one in its own container must accept the
-    # control plane's container.
-    loopback_only = settings.manage_asterisk
+    # ARI and AMI listen on loopback unless the control plane reaches Asterisk elsewhere.
+    loopback_only = settings.asterisk_host in ("127.0.0.1", "localhost")
     values = {
         "inst": where.seen_as,
+        "moddir": module_dir(settings),
         "etc": where.host_dir / "etc",
         "systemname": f"vc{settings.sip_port}",
         "ari_bind": "127.0.0.1" if loopback_only else "0.0.0.0",

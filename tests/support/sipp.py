@@ -177,3 +177,20 @@ def run(scenario_xml: str, *, workdir: Path, target: str, service: str, calls: i
     errors_file = workdir / "errors.log"
     return SippResult(proc.returncode, proc.stdout, proc.stderr,
                       errors_file.read_text(errors="replace") if errors_file.exists() else "")
+
+
+def _parse_step(text: str) -> tuple:
+    kind, _, arg = text.partition(":")
+    return (kind, arg) if arg else (kind,)
+
+
+if __name__ == "__main__":
+    # python -m tests.support.sipp 127.0.0.1:5060 8005550100 pause:2000 dtmf:1 pause:3000 dtmf:2 expect_bye
+    import sys
+    import tempfile
+
+    target, service, *step_args = sys.argv[1:]
+    result = run(scenario([_parse_step(s) for s in step_args]), workdir=Path(tempfile.mkdtemp(prefix="sipp-")),
+                 target=target, service=service, timeout=120)
+    print("call completed as scripted" if result.ok else f"call failed ({result.returncode}):\n{result.errors[-2000:]}")
+    sys.exit(result.returncode)

@@ -1,0 +1,36 @@
+# `make run`: set everything up (Asterisk included) and start the platform with the demo IVR.
+# `make test`: the same set-up, then every test. Both work as root on a fresh Debian 12.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export VOICECTL_DATA_DIR ?= /var/lib/voicectl
+# The Asterisk rootfs is built once and shared by `make run`, the tests' instances and bench.
+export VOICECTL_ASTERISK_ROOTFS ?= $(VOICECTL_DATA_DIR)/rootfs
+PYTEST_ARGS ?= -ra
+BENCH_ARGS ?=
+
+.PHONY: setup run test bench clean
+
+$(BIN)/voicectl: pyproject.toml
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+setup: $(BIN)/voicectl
+	asterisk/install.sh $(VOICECTL_ASTERISK_ROOTFS)
+	$(BIN)/voicectl init
+
+run: setup
+	$(BIN)/voicectl demo
+	exec $(BIN)/voicectl up
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) *.egg-info
