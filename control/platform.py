@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -61,7 +61,8 @@ async def serve(settings: Settings) -> None:
     tasks = [asyncio.ensure_future(ari.run())]
     if supervisor:
         tasks.append(asyncio.ensure_future(supervisor.run()))
-    ami.start()
+    # AMI comes up with Asterisk; connecting once ARI answers spares a burst of retries.
+    tasks.append(asyncio.ensure_future(_when_set(ari.connected, ami.start)))
     log.info("voicectl up: http %s:%d, sip %d, ari %d, ami %d, data %s", settings.http_host,
              settings.http_port, settings.sip_port, settings.ari_port, settings.ami_port, settings.data_dir)
     await stop.wait()
@@ -75,3 +76,8 @@ async def serve(settings: Settings) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     await runner.cleanup()
     await engine.dispose()
+
+
+async def _when_set(event: asyncio.Event, then: Callable[[], None]) -> None:
+    await event.wait()
+    then()

@@ -1,0 +1,116 @@
+"""The ARI adapter without Asterisk: a CallSession fed events by hand, and AriLink's
+dispatcher routing events to calls without ever waiting on one."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Sequence
+
+import pytest
+
+from control.flow.channel import CallerHungUp
+from control.settings import Settings
+from control.pbx.secrets import PbxSecrets
+from control.telephony.ari import AriLink
+from control.telephony.call import CallSession
+
+CHANNEL = {"id": "c1", "dialplan": {"exten": "8005550100"}, "caller": {"number": "15551230000", "name": "Ann"}}
+
+
+class RecordingOps:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, Any]] = []
+
+    async def answer(self, channel_id: str) -> None:
+        self.requests.append(("answer", channel_id))
+
+    async def play(self, channel_id: str, media: Sequence[str], playback_id: str) -> None:
+        self.requests.append(("play", playback_id))
+
+    async def stop_playback(self, playback_id: str) -> None:
+        self.requests.append(("stop", playback_id))
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        self.requests.append(("hangup", reason))
+
+
+def dtmf(digit: str, channel: str = "c1") -> dict[str, Any]:
+    return {"type": "ChannelDtmfReceived", "digit": digit, "channel": {"id": channel}}
+
+
+async def started_playback(ops: RecordingOps) -> str:
+    for _ in range(100):
+        plays = [pid for kind, pid in ops.requests if kind == "play"]
+        if plays:
+            return plays[-1]
+        await asyncio.sleep(0)
+    raise AssertionError("no playback started")
+
+
+async def test_first_key_stops_the_audio_and_is_returned() -> None:
+    ops = RecordingOps()
+    session = CallSession(ops, CHANNEL, ["inbound"])
+    playing = asyncio.ensure_future(session.play(["sound:x"], barge_in=True))
+    pid = await started_playback(ops)
+    session.feed(dtmf("4"))
+    assert await playing == "4"
+    assert ("stop", pid) in ops.requests
+
+
+async def test_without_barge_in_keys_wait_for_the_audio_to_end() -> None:
+    ops = RecordingOps()
+    session = CallSession(ops, CHANNEL, ["inbound"])
+    playing = asyncio.ensure_future(session.play(["sound:x"], barge_in=False))
+    pid = await started_playback(ops)
+    session.feed(dtmf("4"))
+    await asyncio.sleep(0.01)
+    assert not playing.done()
+    session.feed({"type": "PlaybackFinished", "playback": {"id": pid, "target_uri": "channel:c1"}})
+    assert await playing is None
+    assert not any(kind == "stop" for kind, _ in ops.requests)
+    assert await session.wait_digit(0.01) == "4", "the key stays buffered for whoever listens next"
+
+
+async def test_wait_digit_times_out_and_hangup_raises() -> None:
+    session = CallSession(RecordingOps(), CHANNEL, ["inbound"])
+    assert await session.wait_digit(0.05) is None
+    session.feed({"type": "ChannelHangupRequest", "cause": 16, "channel": {"id": "c1"}})
+    with pytest.raises(CallerHungUp):
+        await session.wait_digit(5)
+    assert session.hangup_info is not None and session.hangup_info.by == "caller"
+    assert session.hangup_info.cause == 16
+
+
+async def test_platform_hangup_then_the_cause_arrives() -> None:
+    ops = RecordingOps()
+    session = CallSession(ops, CHANNEL, ["inbound"])
+    await session.hangup()
+    session.feed({"type": "StasisEnd", "channel": {"id": "c1"}})
+    await session.wait_left(1)
+    assert ops.requests == [("hangup", "normal")]
+    assert session.hangup_info.by == "platform" and session.hangup_info.cause == 16
+
+
+async def test_a_stuck_call_never_delays_another_calls_events() -> None:
+    """The read loop's handler only routes: call A blocked forever must not hold up call B."""
+    handled: dict[str, asyncio.Future[str]] = {"a": asyncio.Future(), "b": asyncio.Future()}
+    block_forever = asyncio.Event()
+
+    async def on_call(session: CallSession) -> None:
+        if session.id == "a":
+            await block_forever.wait()
+        else:
+            handled["b"].set_result(await session.wait_digit(5) or "")
+
+    async def no_reconcile(_live: set[str], _owned: set[str]) -> None:
+        return None
+
+    link = AriLink(Settings.from_env({"VOICECTL_DATA_DIR": "/tmp/unused"}),
+                   PbxSecrets("u", "p", "u", "p"), on_call, no_reconcile)
+    ops = RecordingOps()
+    for call in ("a", "b"):
+        link._dispatch(ops, {"type": "StasisStart", "args": ["inbound"], "channel": {"id": call}})
+    link._dispatch(ops, dtmf("1", "a"))
+    link._dispatch(ops, dtmf("7", "b"))
+    assert await asyncio.wait_for(handled["b"], 1) == "7"
+    assert link.active_calls == 1
+    await link.stop()
