@@ -9,7 +9,7 @@ export VOICECTL_ASTERISK_ROOTFS ?= $(VOICECTL_DATA_DIR)/rootfs
 PYTEST_ARGS ?= -ra
 BENCH_ARGS ?=
 
-.PHONY: setup run test bench clean
+.PHONY: setup test-deps run test bench clean
 
 $(BIN)/voicectl: pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
@@ -26,7 +26,11 @@ run: setup
 	$(BIN)/voicectl demo
 	exec $(BIN)/voicectl up
 
-test: setup
+# The tests also run the platform on a throwaway PostgreSQL cluster (DATABASE_URL).
+test-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: setup test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -15,3 +15,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     if report.skipped and os.environ.get("VOICECTL_NO_SKIPS") == "1":
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, which must run every test: {report.longrepr}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Any:
+    """A real PostgreSQL for DATABASE_URL tests (a failure, not a skip, when it is missing)."""
+    from tests.support.postgres import running_postgres
+
+    try:
+        with running_postgres() as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)

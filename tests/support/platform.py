@@ -52,7 +52,7 @@ class Instance:
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, data_dir: Path, rtp: tuple[int, int]) -> "Instance":
+    def create(cls, data_dir: Path, rtp: tuple[int, int], database_url: str | None = None) -> "Instance":
         ports = free_ports()
         env = dict(os.environ)
         env.update({
@@ -66,6 +66,8 @@ class Instance:
             "VOICECTL_SIP_BIND": "127.0.0.1",
         })
         env.pop("DATABASE_URL", None)
+        if database_url:
+            env["DATABASE_URL"] = database_url
         return cls(data_dir, ports, rtp, data_dir / "voicectl.log", env=env)
 
     @property
