@@ -45,54 +45,29 @@ INVITE = """
   <recv response="183" optional="true"/>
 """
 
-ANSWERED = """
-  <recv response="200" rtd="true"/>
-  <send>
+
+
+def _in_dialog(method: str, cseq: int, retrans: bool = False) -> str:
+    """An ACK or BYE inside the call's dialog (SIPp fills in the bracketed keywords)."""
+    return f"""
+  <send{' retrans="500"' if retrans else ''}>
     <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      {method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: "[$caller_name]" <sip:[$caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:[$caller]@[local_ip]:[local_port]
+      CSeq: {cseq} {method}
       Max-Forwards: 70
       Content-Length: 0
     ]]>
   </send>
 """
 
-REFUSED = """
-  <recv response="{code}"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[$caller_name]" <sip:[$caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-"""
 
-BYE = """
-  <send retrans="500">
-    <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[$caller_name]" <sip:[$caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>
-"""
+ANSWERED = '\n  <recv response="200" rtd="true"/>' + _in_dialog("ACK", 1)
+REFUSED = '\n  <recv response="{code}"/>' + _in_dialog("ACK", 1).replace("{", "{{").replace("}", "}}")
+BYE = _in_dialog("BYE", 2, retrans=True) + '  <recv response="200" crlf="true"/>\n'
 
 EXPECT_BYE = """
   <recv request="BYE"/>
