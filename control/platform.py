@@ -10,10 +10,12 @@ from typing import Any, Callable
 from aiohttp import web
 
 from control.api.app import build_app
+from control.calls.recorder import CallRecorder
 from control.media.tts import HttpMedia, TtsCache
 from control.pbx import config
 from control.pbx.process import AsteriskSupervisor
 from control.pbx.secrets import load_or_create
+from control.priority import raise_loop_priority
 from control.pbx.sync import trunk_confs
 from control.settings import Settings
 from control.store.db import make_engine, sessions
@@ -25,11 +27,13 @@ log = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings) -> None:
+    nice = raise_loop_priority(settings.loop_nice)
     engine = make_engine(settings.database_url)
     db = sessions(engine)
     secrets = load_or_create(settings.data_dir)
     tts = TtsCache(settings.media_dir / "tts")
-    inbound = InboundCalls(db, HttpMedia(tts, settings.media_url))
+    recorder = CallRecorder(db)
+    inbound = InboundCalls(db, HttpMedia(tts, settings.media_url), recorder)
     supervisor = AsteriskSupervisor(settings) if settings.manage_asterisk else None
     if supervisor:
         config.render(settings, secrets, await trunk_confs(db))
@@ -39,7 +43,7 @@ async def serve(settings: Settings) -> None:
     async def health() -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"ari": ari.connected.is_set(), "ami": ami.connected,
                                 "active_calls": ari.active_calls, "asterisk": None}
-        if ami.connected:
+        if ami.connected and body["ari"]:  # not ready without ARI: no need to ask Asterisk more
             try:
                 body["asterisk"] = await ami.status()
             except Exception as exc:
@@ -58,16 +62,17 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    tasks = [asyncio.ensure_future(ari.run())]
+    tasks = [asyncio.ensure_future(ari.run()), asyncio.ensure_future(recorder.run())]
     if supervisor:
         tasks.append(asyncio.ensure_future(supervisor.run()))
     # AMI comes up with Asterisk; connecting once ARI answers spares a burst of retries.
     tasks.append(asyncio.ensure_future(_when_set(ari.connected, ami.start)))
-    log.info("voicectl up: http %s:%d, sip %d, ari %d, ami %d, data %s", settings.http_host,
-             settings.http_port, settings.sip_port, settings.ari_port, settings.ami_port, settings.data_dir)
+    log.info("voicectl up: http %s:%d, sip %d, ari %d, ami %d, data %s, nice %d", settings.http_host,
+             settings.http_port, settings.sip_port, settings.ari_port, settings.ami_port, settings.data_dir, nice)
     await stop.wait()
     log.info("stopping")
     await ari.stop()
+    await recorder.close()
     ami.close()
     if supervisor:
         await supervisor.stop()

@@ -41,6 +41,8 @@ class Settings:
     sip_bind: str = "0.0.0.0"
     manage_asterisk: bool = True
     app_name: str = "voicectl"
+    # Nice value for the control plane's event loop (control/priority.py); 0 leaves it alone.
+    loop_nice: int = -10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -64,6 +66,7 @@ class Settings:
             sip_bind=env.get("VOICECTL_SIP_BIND", "0.0.0.0"),
             manage_asterisk=env.get("VOICECTL_MANAGE_ASTERISK", "1") not in ("0", "false", "no"),
             app_name=env.get("VOICECTL_APP", "voicectl"),
+            loop_nice=int(env.get("VOICECTL_NICE", "-10")),
         )
 
     @property

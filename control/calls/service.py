@@ -1,4 +1,4 @@
-"""Call records: one row per call, written when it starts and when it ends."""
+"""Call records: one row per call (written by calls/recorder.py), read and reconciled here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,18 +30,6 @@ class CallEnd:
     cause_text: str | None
     by: str  # "caller", "platform", or "lost" (Asterisk went away mid-call)
     branch_data: list[dict[str, str]]
-
-
-async def record_start(db: async_sessionmaker, start: CallStart) -> None:
-    async with db.begin() as session:
-        session.add(Call(**start.__dict__, branch_data=[]))
-
-
-async def record_end(db: async_sessionmaker, call_id: str, end: CallEnd) -> None:
-    async with db.begin() as session:
-        await session.execute(update(Call).where(Call.id == call_id).values(
-            ended_at=now(), hangup_cause=end.cause, hangup_cause_text=end.cause_text,
-            hangup_by=end.by, branch_data=end.branch_data))
 
 
 async def end_orphans(db: async_sessionmaker, live_ids: set[str], owned: set[str]) -> list[str]:

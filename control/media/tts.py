@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from control.flow.play import PlayItem
+from control.priority import at_normal_priority
 
 ENGINE = "espeak-ng"
 VOICE = "en-us"
@@ -58,7 +59,7 @@ class TtsCache:
 
 
 async def _run(*argv: str) -> None:
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
+    proc = await asyncio.create_subprocess_exec(*at_normal_priority(argv), stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.PIPE)
     _, err = await proc.communicate()
     if proc.returncode != 0:

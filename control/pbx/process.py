@@ -6,6 +6,7 @@ import logging
 import signal
 from pathlib import Path
 
+from control.priority import at_normal_priority
 from control.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ class AsteriskSupervisor:
         while not self._stopping.is_set():
             with open(log_path, "ab") as console:
                 self._proc = await asyncio.create_subprocess_exec(
-                    str(RUNNER), str(self._settings.asterisk_dir), str(self._settings.asterisk_rootfs),
+                    *at_normal_priority([str(RUNNER), str(self._settings.asterisk_dir),
+                                         str(self._settings.asterisk_rootfs)]),
                     stdin=asyncio.subprocess.DEVNULL, stdout=console, stderr=console,
                     start_new_session=True,
                 )

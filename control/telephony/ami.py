@@ -40,9 +40,10 @@ class AmiLink:
     async def action(self, action: dict[str, str], timeout: float = 3.0) -> Any:
         return await asyncio.wait_for(self._manager.send_action(action), timeout)
 
-    async def status(self) -> dict[str, Any]:
-        settings = await self.action({"Action": "CoreSettings"})
-        status = await self.action({"Action": "CoreStatus"})
+    async def status(self, timeout: float = 1.0) -> dict[str, Any]:
+        # A health probe must answer promptly: a link that died mid-request answers nothing.
+        settings, status = await asyncio.gather(self.action({"Action": "CoreSettings"}, timeout),
+                                                self.action({"Action": "CoreStatus"}, timeout))
         return {
             "version": settings.get("AsteriskVersion"),
             "active_channels": int(status.get("CoreCurrentCalls", 0)),

@@ -1,4 +1,5 @@
-"""The Stasis app's link to ARI, over aioari, and the only module that imports it.
+"""The Stasis app's link to ARI: the event websocket over aioari (the only module that
+imports it), the per-call requests over AriHttp.
 
 aioari's gaps, covered here (see shared notes): `run()` returns quietly when Asterisk closes
 the websocket, so any return is a disconnect and we reconnect with backoff, then reconcile
@@ -9,38 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable
 
 import aioari
 from aioswagger11.http_client import ApiKeyAuthenticator, AsynchronousHttpClient
 
 from control.pbx.secrets import PbxSecrets
 from control.settings import Settings
+from control.telephony.ari_http import AriHttp
 from control.telephony.call import CallSession
 
 log = logging.getLogger(__name__)
 
+# What CallSession reacts to. Everything else (ChannelVarset, PlaybackStarted, state changes:
+# half of a call's events) is filtered out in Asterisk, so it is neither sent nor parsed.
+CALL_EVENTS = ("StasisStart", "StasisEnd", "ChannelDtmfReceived", "PlaybackFinished",
+               "ChannelHangupRequest", "ChannelDestroyed")
+
 CallHandler = Callable[[CallSession], Awaitable[None]]
 ReconcileHook = Callable[[set[str], set[str]], Awaitable[None]]
-
-
-class AriOpsOverAioari:
-    """AriOps for CallSession, as aioari requests."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    async def answer(self, channel_id: str) -> None:
-        await self._client.channels.answer(channelId=channel_id)
-
-    async def play(self, channel_id: str, media: Sequence[str], playback_id: str) -> None:
-        await self._client.channels.play(channelId=channel_id, media=list(media), playbackId=playback_id)
-
-    async def stop_playback(self, playback_id: str) -> None:
-        await self._client.playbacks.stop(playbackId=playback_id)
-
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
-        await self._client.channels.hangup(channelId=channel_id, reason=reason)
 
 
 class AriLink:
@@ -53,6 +41,7 @@ class AriLink:
         self._calls: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: Any = None
+        self._http: AriHttp | None = None
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
         self.reconnects = 0
@@ -62,6 +51,7 @@ class AriLink:
         return len(self._calls)
 
     async def run(self) -> None:
+        ops = self._http = AriHttp(self._settings.ari_url, self._secrets.ari_user, self._secrets.ari_password)
         backoff = 0.2
         while not self._stopping.is_set():
             try:
@@ -73,7 +63,6 @@ class AriLink:
                 continue
             backoff = 0.2
             self._client = client
-            ops = AriOpsOverAioari(client)
             client.on_event("*", lambda event, *_: self._dispatch(ops, event))
             run = asyncio.ensure_future(client.run(apps=self._settings.app_name))
             try:
@@ -82,7 +71,8 @@ class AriLink:
                 while not client.websockets and not run.done():
                     await asyncio.sleep(0.01)
                 if not run.done():
-                    await self._reconcile(client)
+                    await self._filter_events(ops)
+                    await self._reconcile(client, ops)
                     self.connected.set()
                     log.info("ARI connected (app %s)", self._settings.app_name)
                 await run
@@ -118,9 +108,11 @@ class AriLink:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
 
     # -- the read loop's handler: route, never await ------------------------------------------
-    def _dispatch(self, ops: AriOpsOverAioari, event: dict[str, Any]) -> None:
+    def _dispatch(self, ops: AriHttp, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "StasisStart":
             channel = event["channel"]
@@ -149,7 +141,13 @@ class AriLink:
         finally:
             self._calls.pop(session.id, None)
 
-    async def _reconcile(self, client: Any) -> None:
+    async def _filter_events(self, ops: AriHttp) -> None:
+        try:
+            await ops.allow_events(self._settings.app_name, CALL_EVENTS)
+        except Exception as exc:  # an Asterisk without filters just sends more: slower, not wrong
+            log.warning("could not filter ARI events: %s", exc)
+
+    async def _reconcile(self, client: Any, ops: AriHttp) -> None:
         """After (re)connecting: calls Asterisk no longer has are ended; channels in our app
         that no session owns (this process restarted under them) are hung up."""
         resp = await client.swagger.channels.list()
@@ -164,7 +162,7 @@ class AriLink:
             if channel["id"] not in self._calls:
                 log.warning("hanging up orphaned channel %s", channel["id"])
                 try:
-                    await client.channels.hangup(channelId=channel["id"])
+                    await ops.hangup(channel["id"])
                 except Exception:
                     pass
         await self._on_reconcile(live_ids, set(self._calls))

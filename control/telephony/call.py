@@ -20,7 +20,7 @@ GONE_EVENTS = {"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"}
 
 
 class AriOps(Protocol):
-    """The ARI requests a call makes (implemented over aioari in telephony/ari.py)."""
+    """The ARI requests a call makes (implemented by telephony/ari_http.py)."""
 
     async def answer(self, channel_id: str) -> None: ...
     async def play(self, channel_id: str, media: Sequence[str], playback_id: str) -> None: ...
@@ -129,7 +129,7 @@ class CallSession:
         kind = event["type"]
         if kind == "ChannelDtmfReceived":
             self._digits.append(event["digit"])
-        elif kind in ("PlaybackFinished", "PlaybackFailed"):
+        elif kind == "PlaybackFinished":  # also sent, with state "failed", when media cannot play
             self._finished_playbacks.add(event["playback"]["id"])
         elif kind in GONE_EVENTS:
             self._note_gone(event)
@@ -156,8 +156,8 @@ class CallSession:
         """An ARI request for this call; a 404 means the channel is already gone."""
         try:
             await request
-        except Exception as exc:  # aioari raises aiohttp web_exceptions classes
-            if getattr(exc, "status", None) == 404 or getattr(exc, "status_code", None) == 404:
+        except Exception as exc:
+            if getattr(exc, "status", None) == 404:
                 if missing_ok:
                     return
                 self.hangup_info = self.hangup_info or Hangup(None, "channel gone", "caller")

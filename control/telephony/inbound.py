@@ -2,28 +2,30 @@
 answer, run the number's IVR, record how it went."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from control.calls.service import CallEnd, CallStart, end_orphans, record_end, record_start
+from control.calls.recorder import CallRecorder
+from control.calls.service import CallEnd, CallStart, end_orphans
 from control.clock import now
 from control.flow.branches import CallContext
 from control.flow.channel import CallerHungUp
 from control.flow.engine import run_ivr
 from control.flow.play import MediaResolver
-from control.ivrs.service import route_for
+from control.ivrs.routes import RouteCache
 from control.telephony.call import CallSession
 
 log = logging.getLogger(__name__)
 
 
 class InboundCalls:
-    def __init__(self, db: async_sessionmaker, media: MediaResolver) -> None:
+    def __init__(self, db: async_sessionmaker, media: MediaResolver, recorder: CallRecorder) -> None:
         self._db = db
         self._media = media
+        self._recorder = recorder
+        self._routes = RouteCache(db)
 
     async def handle(self, session: CallSession) -> None:
         if session.args[:1] != ["inbound"]:
@@ -32,20 +34,19 @@ class InboundCalls:
             return
         caller_id, caller_name = session.caller
         started = _created(session) or now()
-        route = await route_for(self._db, session.dialled)
+        route = await self._routes.get(session.dialled)
         if route is None or route.ivr is None:
             # Cause 1 (unallocated) is sent to the SIP peer as 404 Not Found.
             log.warning("refusing call %s from %s to %s: %s", session.id, caller_id, session.dialled,
                         "no such number" if route is None else "number has no IVR")
             await session.reject("unallocated")
-            await record_start(self._db, CallStart(session.id, "inbound", session.dialled, caller_id,
-                                                   caller_name, route.tenant_id if route else None, started, None))
-            await record_end(self._db, session.id, CallEnd(1, "Unallocated (unassigned) number", "platform", []))
+            self._recorder.started(CallStart(session.id, "inbound", session.dialled, caller_id, caller_name,
+                                             route.tenant_id if route else None, started, None))
+            self._recorder.ended(session.id, CallEnd(1, "Unallocated (unassigned) number", "platform", []))
             return
         await session.answer()
-        # The first audio must not wait on the database: write the start while the IVR runs.
-        start = asyncio.ensure_future(record_start(self._db, CallStart(
-            session.id, "inbound", route.number, caller_id, caller_name, route.tenant_id, started, now())))
+        self._recorder.started(CallStart(session.id, "inbound", route.number, caller_id, caller_name,
+                                         route.tenant_id, started, now()))
         call = CallContext(session, self._media)
         try:
             await run_ivr(route.ivr, call)
@@ -53,9 +54,8 @@ class InboundCalls:
             pass
         finally:
             await session.wait_left(2.0)
-            await start
             info = session.hangup_info
-            await record_end(self._db, session.id, CallEnd(
+            self._recorder.ended(session.id, CallEnd(
                 info.cause if info else None, info.cause_text if info else None,
                 info.by if info else "caller", call.branch_data))
 
@@ -70,6 +70,6 @@ def _created(session: CallSession) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+        return datetime.fromisoformat(text)
     except ValueError:
         return None

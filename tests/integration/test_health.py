@@ -1,3 +1,5 @@
+import os
+
 from tests.support.platform import Instance
 
 
@@ -12,3 +14,16 @@ def test_healthz_reports_asterisk_and_links(platform: Instance) -> None:
 def test_status_command_reads_healthz(platform: Instance) -> None:
     out = platform.cli("status").stdout
     assert out.startswith("ok (HTTP 200): ARI up, AMI up, Asterisk 22.")
+
+
+def nice_of(pid: int) -> int:
+    stat = open(f"/proc/{pid}/stat").read()
+    return int(stat[stat.rindex(")") + 2:].split()[16])
+
+
+def test_the_event_loop_runs_above_asterisk_and_asterisk_at_normal_priority(platform: Instance) -> None:
+    # /proc/PID/stat describes the process's main thread: the one running the event loop.
+    assert platform.proc is not None
+    expected = -10 if os.geteuid() == 0 else 0
+    assert nice_of(platform.proc.pid) == expected
+    assert nice_of(platform.asterisk_pid()) == 0
