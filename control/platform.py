@@ -15,8 +15,8 @@ from control.media.tts import HttpMedia, TtsCache
 from control.pbx import config
 from control.pbx.process import AsteriskSupervisor
 from control.pbx.secrets import load_or_create
-from control.priority import raise_loop_priority
 from control.pbx.sync import trunk_confs
+from control.priority import raise_loop_priority
 from control.settings import Settings
 from control.store.db import make_engine, sessions
 from control.telephony.ami import AmiLink

@@ -21,7 +21,6 @@ from control.store.models import Call
 
 log = logging.getLogger(__name__)
 
-END_FIELDS = ("ended_at", "hangup_cause", "hangup_cause_text", "hangup_by", "branch_data")
 NOT_ENDED = {"ended_at": None, "hangup_cause": None, "hangup_cause_text": None, "hangup_by": None,
              "branch_data": []}
 
