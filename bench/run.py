@@ -10,7 +10,6 @@ The figures go in bench/README.md; nothing here asserts on them.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import resource
 import shutil
@@ -21,10 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bench import measure, native
 from control.cli import DEMO_NUMBER
-from control.store.db import make_engine, sessions
 from control.store.models import Call
 from tests.support import sipp
 from tests.support.platform import Instance
@@ -57,16 +56,12 @@ class Result:
 
 
 def _call_records(instance: Instance) -> dict[str, tuple[list, bool]]:
-    async def read() -> dict[str, tuple[list, bool]]:
-        engine = make_engine(instance.settings.database_url)
-        try:
-            async with sessions(engine)() as session:
-                rows = await session.execute(select(Call.id, Call.branch_data, Call.ended_at))
-                return {r.id: (r.branch_data, r.ended_at is not None) for r in rows}
-        finally:
-            await engine.dispose()
+    async def read(db: async_sessionmaker) -> dict[str, tuple[list, bool]]:
+        async with db() as session:
+            rows = await session.execute(select(Call.id, Call.branch_data, Call.ended_at))
+            return {r.id: (r.branch_data, r.ended_at is not None) for r in rows}
 
-    return asyncio.run(read())
+    return instance.db(read)
 
 
 def _wait_records(instance: Instance, before: set[str], expected: int, timeout: float = 60) -> dict:

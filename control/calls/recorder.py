@@ -89,9 +89,6 @@ class CallRecorder:
                     await session.execute(update(Call), list(ended.values()))
         except BaseException:
             # Put the batch back under anything recorded since, so nothing newer is overwritten.
-            for call_id, row in new.items():
-                self._new[call_id] = {**row, **self._new.get(call_id, {})}
-            for call_id, row in ended.items():
-                self._ended.setdefault(call_id, row)
+            self._new, self._ended = {**new, **self._new}, {**ended, **self._ended}
             self._pending.set()
             raise

@@ -18,14 +18,9 @@ from aioswagger11.http_client import ApiKeyAuthenticator, AsynchronousHttpClient
 from control.pbx.secrets import PbxSecrets
 from control.settings import Settings
 from control.telephony.ari_http import AriHttp
-from control.telephony.call import CallSession
+from control.telephony.call import CALL_EVENTS, CallSession
 
 log = logging.getLogger(__name__)
-
-# What CallSession reacts to. Everything else (ChannelVarset, PlaybackStarted, state changes:
-# half of a call's events) is filtered out in Asterisk, so it is neither sent nor parsed.
-CALL_EVENTS = ("StasisStart", "StasisEnd", "ChannelDtmfReceived", "PlaybackFinished",
-               "ChannelHangupRequest", "ChannelDestroyed")
 
 CallHandler = Callable[[CallSession], Awaitable[None]]
 ReconcileHook = Callable[[set[str], set[str]], Awaitable[None]]
@@ -142,6 +137,8 @@ class AriLink:
             self._calls.pop(session.id, None)
 
     async def _filter_events(self, ops: AriHttp) -> None:
+        """Everything a call does not react to (ChannelVarset, PlaybackStarted, state changes:
+        half of a call's events) is filtered out in Asterisk, so it is neither sent nor parsed."""
         try:
             await ops.allow_events(self._settings.app_name, CALL_EVENTS)
         except Exception as exc:  # an Asterisk without filters just sends more: slower, not wrong

@@ -17,6 +17,8 @@ from control.flow.channel import CallerHungUp
 log = logging.getLogger(__name__)
 
 GONE_EVENTS = {"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"}
+# Every event type _pump reacts to; AriLink has Asterisk filter out all others.
+CALL_EVENTS = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", *sorted(GONE_EVENTS))
 
 
 class AriOps(Protocol):
@@ -43,7 +45,9 @@ class CallSession:
         self.args = args
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._digits: deque[str] = deque()
-        self._finished_playbacks: set[str] = set()
+        # The one playback this call waits on; a stopped one's late PlaybackFinished is ignored.
+        self._playback: str | None = None
+        self._playback_done = False
         self.hangup_info: Hangup | None = None
         self._left_stasis = asyncio.Event()
 
@@ -68,15 +72,17 @@ class CallSession:
             return self._digits.popleft()
         if not media:
             return None
-        playback_id = uuid.uuid4().hex
-        await self._request(self.ops.play(self.id, media, playback_id))
-        while playback_id not in self._finished_playbacks:
-            await self._pump()
-            if barge_in and self._digits:
-                await self._request(self.ops.stop_playback(playback_id), missing_ok=True)
-                return self._digits.popleft()
-        self._finished_playbacks.discard(playback_id)
-        return None
+        self._playback, self._playback_done = uuid.uuid4().hex, False
+        try:
+            await self._request(self.ops.play(self.id, media, self._playback))
+            while not self._playback_done:
+                await self._pump()
+                if barge_in and self._digits:
+                    await self._request(self.ops.stop_playback(self._playback))
+                    return self._digits.popleft()
+            return None
+        finally:
+            self._playback = None
 
     async def wait_digit(self, timeout: float) -> str | None:
         loop = asyncio.get_running_loop()
@@ -130,7 +136,8 @@ class CallSession:
         if kind == "ChannelDtmfReceived":
             self._digits.append(event["digit"])
         elif kind == "PlaybackFinished":  # also sent, with state "failed", when media cannot play
-            self._finished_playbacks.add(event["playback"]["id"])
+            if event["playback"]["id"] == self._playback:
+                self._playback_done = True
         elif kind in GONE_EVENTS:
             self._note_gone(event)
         self._raise_if_gone()

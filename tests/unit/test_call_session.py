@@ -46,25 +46,48 @@ async def started_playback(ops: RecordingOps) -> str:
     raise AssertionError("no playback started")
 
 
-async def test_first_key_stops_the_audio_and_is_returned() -> None:
+async def start_playing(barge_in: bool) -> tuple[RecordingOps, CallSession, asyncio.Future[str | None], str]:
+    """A call with one prompt playing: its ops, session, the play() under way, the playback id."""
     ops = RecordingOps()
     session = CallSession(ops, CHANNEL, ["inbound"])
-    playing = asyncio.ensure_future(session.play(["sound:x"], barge_in=True))
-    pid = await started_playback(ops)
+    play = asyncio.ensure_future(session.play(["sound:x"], barge_in=barge_in))
+    return ops, session, play, await started_playback(ops)
+
+
+def finished(pid: str) -> dict[str, Any]:
+    return {"type": "PlaybackFinished", "playback": {"id": pid, "target_uri": "channel:c1"}}
+
+
+async def test_first_key_stops_the_audio_and_is_returned() -> None:
+    ops, session, playing, pid = await start_playing(barge_in=True)
     session.feed(dtmf("4"))
     assert await playing == "4"
     assert ("stop", pid) in ops.requests
 
 
+async def test_a_stopped_prompts_late_finish_does_not_end_the_next_prompt() -> None:
+    ops, session, first, stopped = await start_playing(barge_in=True)
+    session.feed(dtmf("1"))
+    assert await first == "1"
+    second = asyncio.ensure_future(session.play(["sound:x"], barge_in=False))
+    for _ in range(100):
+        if sum(kind == "play" for kind, _ in ops.requests) == 2:
+            break
+        await asyncio.sleep(0)
+    current = await started_playback(ops)
+    session.feed(finished(stopped))
+    await asyncio.sleep(0.01)
+    assert not second.done()
+    session.feed(finished(current))
+    assert await second is None
+
+
 async def test_without_barge_in_keys_wait_for_the_audio_to_end() -> None:
-    ops = RecordingOps()
-    session = CallSession(ops, CHANNEL, ["inbound"])
-    playing = asyncio.ensure_future(session.play(["sound:x"], barge_in=False))
-    pid = await started_playback(ops)
+    ops, session, playing, pid = await start_playing(barge_in=False)
     session.feed(dtmf("4"))
     await asyncio.sleep(0.01)
     assert not playing.done()
-    session.feed({"type": "PlaybackFinished", "playback": {"id": pid, "target_uri": "channel:c1"}})
+    session.feed(finished(pid))
     assert await playing is None
     assert not any(kind == "stop" for kind, _ in ops.requests)
     assert await session.wait_digit(0.01) == "4", "the key stays buffered for whoever listens next"
