@@ -24,7 +24,29 @@ if [ -n "$host_asterisk" ]; then
   echo "install.sh: using the host's Asterisk at $host_asterisk" >&2
   exit 0
 fi
+
+# Asterisk in the rootfs runs as the rootfs's `asterisk` user, whose uid (101 as Debian
+# creates it) belongs to some other account on the host (postgres, here), which then owned
+# Asterisk's config and could read the ARI password. The host gets a system user of its own
+# for Asterisk, and the rootfs's `asterisk` user takes its uid and gid.
+host_user=voicectl-asterisk
+map_user() {
+  local root=$1 uid gid old_uid old_gid
+  id "$host_user" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin --user-group "$host_user"
+  uid=$(id -u "$host_user"); gid=$(id -g "$host_user")
+  old_uid=$(awk -F: '$1 == "asterisk" {print $3}' "$root/etc/passwd")
+  old_gid=$(awk -F: '$1 == "asterisk" {print $3}' "$root/etc/group")
+  [ "$old_uid" = "$uid" ] && [ "$old_gid" = "$gid" ] && return 0
+  echo "install.sh: Asterisk in the rootfs runs as host user $host_user ($uid:$gid), was $old_uid:$old_gid" >&2
+  sed -i "s/^asterisk:x:$old_uid:$old_gid:/asterisk:x:$uid:$gid:/" "$root/etc/passwd"
+  sed -i "s/^asterisk:x:$old_gid:/asterisk:x:$gid:/" "$root/etc/group"
+  find "$root" -xdev \( -uid "$old_uid" -o -gid "$old_gid" \) -not -path "$root/proc/*" \
+    -exec chown -h "$uid:$gid" {} +
+}
+
 if [ -x "$rootfs/usr/sbin/asterisk" ]; then
+  map_user "$rootfs"
   exit 0
 fi
 
@@ -43,5 +65,6 @@ mmdebstrap --variant=apt --quiet \
 # which blocks with no network and fails most calls under load.
 printf '127.0.0.1 localhost %s\n::1 localhost\n' "$(hostname)" > "$tmp/etc/hosts"
 mkdir -p "$tmp/srv/voicectl"
+map_user "$tmp"
 mv "$tmp" "$rootfs"
 echo "install.sh: rootfs ready in $rootfs" >&2

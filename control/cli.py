@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import subprocess
 import sys
 import urllib.error
@@ -18,15 +19,19 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.calls import service as calls
 from control.errors import Invalid, ServiceError
+from control.flow.loader import DocumentError, read_document
 from control.ivrs import service as ivrs
 from control.numbers import service as numbers
 from control.pbx import config as pbx_config
+from control.pbx import modes
 from control.pbx.secrets import load_or_create
-from control.pbx.sync import apply_trunks, trunk_confs
+from control.pbx.sync import Applied, apply_trunks, trunk_confs
 from control.settings import REPO_ROOT, Settings
 from control.store.db import make_engine, migrate, sessions
 from control.tenants import service as tenants
 from control.trunks import service as trunks
+from control.trunks import validate
+from control.trunks.passwords import TrunkPasswords
 
 T = TypeVar("T")
 DEMO_NUMBER = "+18005550100"
@@ -65,6 +70,8 @@ def main(ctx: click.Context, verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("aioari", "aioswagger11", "panoramisk", "alembic", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Nothing voicectl writes (database, journal, rendered config, media) is for other users.
+    os.umask(modes.UMASK)
     ctx.obj = Settings.from_env()
 
 
@@ -82,6 +89,11 @@ def init(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secrets = load_or_create(settings.data_dir)
     confs = _with_db(settings, trunk_confs)
+    closed = _with_db(settings, calls.close_nodeless)
+    if closed:
+        click.echo(f"closed {closed} call records left open by a control plane from before node names")
+    for path in modes.tighten(settings.data_dir):
+        click.echo(f"made {path} private")
     where = pbx_config.render(settings, secrets, confs)
     click.echo(f"data directory {settings.data_dir} ready; Asterisk config in {where.host_dir / 'etc'}")
 
@@ -94,6 +106,7 @@ def up(settings: Settings) -> None:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
+    modes.tighten(settings.data_dir)
     # uvloop: the same asyncio, with the transport layer in C; every ARI request and event
     # goes through it (bench/README.md has the difference).
     uvloop.run(serve(settings))
@@ -148,40 +161,87 @@ def tenant_list(settings: Settings, as_json: bool) -> None:
 
 
 # -- trunks -----------------------------------------------------------------------------------
+PASSWORD_ENV = "VOICECTL_TRUNK_PASSWORD"
+
+
 @main.group()
 def trunk() -> None:
-    """SIP trunks: peers identified by IP address."""
+    """SIP trunks: inbound calls matched by source address, a target for outbound."""
+
+
+def _trunk_password(password_stdin: bool, username: str | None) -> str | None:
+    """Never an option: a command line is visible to every user of the machine (ps)."""
+    if password_stdin:
+        if sys.stdin.isatty():
+            return click.prompt("password", hide_input=True)
+        return sys.stdin.readline().rstrip("\r\n")
+    return os.environ.get(PASSWORD_ENV) if username is not None else None
+
+
+def _report(settings: Settings, what: str, applied: Applied) -> None:
+    """What was done; exit 1 when Asterisk's endpoints are not the database's trunks."""
+    click.echo(f"{what} ({applied.done})")
+    found = applied.check
+    if found is not None and not found.ok:
+        log_file = settings.asterisk_dir / "log" / "messages.log"
+        problems = [f"Asterisk has not loaded trunk {n!r} (see {log_file})" for n in found.missing]
+        problems += [f"Asterisk still runs trunk {n!r}, which is no longer in the database" for n in found.unexpected]
+        raise click.ClickException("\n".join(problems))
 
 
 @trunk.command("add")
 @click.argument("name")
-@click.option("--host", required=True, help="IP[:PORT] the trunk sends from (port defaults to 5060).")
+@click.option("--match", "matches", multiple=True, metavar="ADDRESS|CIDR",
+              help="Where the trunk's calls come from; repeat for several. Only these addresses are let in.")
+@click.option("--target", metavar="HOST[:PORT]", help="Where calls and registrations go (port 5060 by default).")
+@click.option("--host", metavar="IP[:PORT]", help="Shorthand for --match IP --target IP[:PORT].")
+@click.option("--username", help="Digest user name for the provider's challenges.")
+@click.option("--password-stdin", is_flag=True,
+              help=f"Read the digest password from the first line of stdin (else ${PASSWORD_ENV} is used).")
+@click.option("--register", is_flag=True, help="Register with the target (needs --username and a password).")
 @click.pass_obj
-def trunk_add(settings: Settings, name: str, host: str) -> None:
-    async def work(db: async_sessionmaker) -> str:
-        await trunks.add_trunk(db, name, host)
+def trunk_add(settings: Settings, name: str, matches: tuple[str, ...], target: str | None, host: str | None,
+              username: str | None, password_stdin: bool, register: bool) -> None:
+    if host is not None:
+        if matches or target:
+            raise click.UsageError("--host is shorthand for --match and --target: give one or the others")
+        try:
+            address = validate.target(host)[0]
+        except ValueError:
+            address = host  # parse_trunk names the problem with the others
+        matches, target = (address,), host
+    password = _trunk_password(password_stdin, username)
+
+    async def work(db: async_sessionmaker) -> Applied:
+        spec = trunks.parse_trunk(name, matches, target, username=username, password=password, register=register)
+        await trunks.add_trunk(db, TrunkPasswords(settings.data_dir), spec)
         return await apply_trunks(settings, db)
 
-    click.echo(f"trunk {name} added ({_with_db(settings, work)})")
+    _report(settings, f"trunk {name} added", _with_db(settings, work))
 
 
 @trunk.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def trunk_list(settings: Settings, as_json: bool) -> None:
-    data = [{"name": t.name, "host": t.host, "port": t.port} for t in _with_db(settings, trunks.list_trunks)]
-    _print(data, as_json, "\n".join(f"{t['name']}  {t['host']}:{t['port']}" for t in data) or "no trunks")
+    """Trunks with their match list, target and user name (never a password)."""
+    data = [{"name": t.name, "match": t.matches, "target": trunks.target_text(t), "username": t.username,
+             "register": t.register} for t in _with_db(settings, trunks.list_trunks)]
+    lines = [f"{t['name']}  match {','.join(t['match'])}  target {t['target']}"
+             + (f"  user {t['username']}" if t["username"] else "") + ("  registers" if t["register"] else "")
+             for t in data]
+    _print(data, as_json, "\n".join(lines) or "no trunks")
 
 
 @trunk.command("remove")
 @click.argument("name")
 @click.pass_obj
 def trunk_remove(settings: Settings, name: str) -> None:
-    async def work(db: async_sessionmaker) -> str:
-        await trunks.remove_trunk(db, name)
+    async def work(db: async_sessionmaker) -> Applied:
+        await trunks.remove_trunk(db, TrunkPasswords(settings.data_dir), name)
         return await apply_trunks(settings, db)
 
-    click.echo(f"trunk {name} removed ({_with_db(settings, work)})")
+    _report(settings, f"trunk {name} removed", _with_db(settings, work))
 
 
 # -- numbers ----------------------------------------------------------------------------------
@@ -225,9 +285,9 @@ def ivr() -> None:
 
 def _load_document(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text())  # YAML is a superset of JSON: one loader reads both
-    except yaml.YAMLError as exc:
-        raise click.ClickException(f"{path}: not valid YAML or JSON: {exc}")
+        return read_document(path)  # YAML or JSON, strictly: size, aliases, depth, duplicate keys
+    except DocumentError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @ivr.command("import")
@@ -296,12 +356,12 @@ def demo(settings: Settings) -> None:
             created = await tenants.create_tenant(db, "demo")
             await numbers.add_number(db, DEMO_NUMBER, created.id)
         if "local" not in {t.name for t in await trunks.list_trunks(db)}:
-            await trunks.add_trunk(db, "local", "127.0.0.1")
+            local = trunks.parse_trunk("local", ["127.0.0.1"], "127.0.0.1")
+            await trunks.add_trunk(db, TrunkPasswords(settings.data_dir), local)
         await ivrs.import_ivr(db, DEMO_NUMBER, document)
         return await apply_trunks(settings, db)
 
-    _with_db(settings, work)
-    click.echo(f"demo IVR on {DEMO_NUMBER}; trunk 'local' accepts calls from 127.0.0.1")
+    _report(settings, f"demo IVR on {DEMO_NUMBER}; trunk 'local' accepts calls from 127.0.0.1", _with_db(settings, work))
 
 
 if __name__ == "__main__":

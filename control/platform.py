@@ -11,17 +11,20 @@ from aiohttp import web
 
 from control.api.app import build_app
 from control.calls.recorder import CallRecorder
+from control.calls.service import close_nodeless
 from control.media.tts import HttpMedia, TtsCache
 from control.pbx import config
+from control.pbx.check import health as trunk_health
 from control.pbx.process import AsteriskSupervisor
 from control.pbx.secrets import load_or_create
 from control.pbx.sync import trunk_confs
 from control.priority import raise_loop_priority
 from control.settings import Settings
 from control.store.db import make_engine, sessions
+from control.telephony.admission import Admission, AdmissionLimits
 from control.telephony.ami import AmiLink
 from control.telephony.ari import AriLink
-from control.telephony.inbound import InboundCalls
+from control.telephony.inbound import InboundCalls, InboundLimits
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +34,29 @@ async def serve(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     db = sessions(engine)
     secrets = load_or_create(settings.data_dir)
-    tts = TtsCache(settings.media_dir / "tts")
-    recorder = CallRecorder(db)
-    inbound = InboundCalls(db, HttpMedia(tts, settings.media_url), recorder)
+    tts = TtsCache(settings.media_dir / "tts", renders=settings.tts_renders, max_bytes=settings.tts_cache_mb * 2**20)
+    recorder = CallRecorder(db, settings.data_dir / "journal", flush_s=settings.record_batch_s,
+                            dead_letter_file=settings.data_dir / "dead-letters.jsonl")
+    # What a killed predecessor decided but never wrote goes in before any new call.
+    await recorder.replay()
+    await close_nodeless(db)
+    # The handler asks admission, which counts the link's calls: bound late, once all three exist.
+    inbound = InboundCalls(db, HttpMedia(tts, settings.media_url), recorder, settings.node,
+                           InboundLimits(max_call_seconds=settings.max_call_seconds),
+                           lambda counting_this=False: admission.why_not(counting_this))
     supervisor = AsteriskSupervisor(settings) if settings.manage_asterisk else None
     if supervisor:
         config.render(settings, secrets, await trunk_confs(db))
-    ari = AriLink(settings, secrets, inbound.handle, inbound.reconcile)
-    ami = AmiLink(settings, secrets)
+    ari = AriLink(settings, secrets, inbound.handle, inbound.reconcile, lambda: admission.why_not() is None)
+    admission = Admission(AdmissionLimits(settings.max_calls, settings.max_loop_lag_ms), lambda: ari.active_calls)
+    ami = AmiLink(settings, secrets, lambda event: inbound.refused_in_dialplan(event, admission.why_not()))
 
     async def health() -> tuple[bool, dict[str, Any]]:
-        body: dict[str, Any] = {"ari": ari.connected.is_set(), "ami": ami.connected,
-                                "active_calls": ari.active_calls, "asterisk": None}
+        body: dict[str, Any] = {"ari": ari.connected.is_set(), "ami": ami.connected, "node": settings.node,
+                                "active_calls": ari.active_calls, "asterisk": None,
+                                "admitting": admission.why_not() is None, "loop_lag_ms": round(admission.lag_ms, 1),
+                                "records": {"dead_letters": recorder.dead_letters,
+                                            "writing": recorder.failing_since is None}}
         if ami.connected and body["ari"]:  # not ready without ARI: no need to ask Asterisk more
             try:
                 body["asterisk"] = await ami.status()
@@ -52,6 +66,12 @@ async def serve(settings: Settings) -> None:
             body["asterisk_restarts"] = supervisor.restarts
         ready = body["ari"] and body["ami"] and body["asterisk"] is not None
         body["status"] = "ok" if ready else "starting" if not ari.reconnects else "degraded"
+        if ready and (recorder.dead_letters or recorder.failing_since is not None):
+            body["status"] = "degraded"  # calls still run: 200, but an operator must look
+        if ready:  # a trunk Asterisk did not load (or still runs after removal): say which
+            trunks_ok, body["trunks"] = await trunk_health(db, ami)
+            if not trunks_ok:
+                body["status"] = "degraded"
         return ready, body
 
     runner = web.AppRunner(build_app(health, tts), access_log=None)
@@ -62,7 +82,8 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    tasks = [asyncio.ensure_future(ari.run()), asyncio.ensure_future(recorder.run())]
+    tasks = [asyncio.ensure_future(ari.run()), asyncio.ensure_future(recorder.run()),
+             asyncio.ensure_future(admission.run(ari.connected, ari.set_gate))]
     if supervisor:
         tasks.append(asyncio.ensure_future(supervisor.run()))
     # AMI comes up with Asterisk; connecting once ARI answers spares a burst of retries.
@@ -70,6 +91,7 @@ async def serve(settings: Settings) -> None:
     log.info("voicectl up: http %s:%d, sip %d, ari %d, ami %d, data %s, nice %d", settings.http_host,
              settings.http_port, settings.sip_port, settings.ari_port, settings.ami_port, settings.data_dir, nice)
     await stop.wait()
+    await drain(ari, admission, settings.drain_seconds)
     log.info("stopping")
     await ari.stop()
     await recorder.close()
@@ -81,6 +103,30 @@ async def serve(settings: Settings) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     await runner.cleanup()
     await engine.dispose()
+
+
+async def drain(ari: AriLink, admission: Admission, grace_s: float) -> None:
+    """No new calls (the gate closes: SIP 503), running calls get `grace_s` to finish, then
+    the platform hangs up the rest, each recorded as ended by the shutdown."""
+    admission.draining = True
+    if ari.connected.is_set():
+        try:
+            await ari.set_gate(False)
+        except Exception as exc:
+            log.warning("could not close the admission gate: %s", exc)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace_s
+    if ari.active_calls:
+        log.info("draining: %d calls in progress get up to %.0f s", ari.active_calls, grace_s)
+    while ari.active_calls and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+    left = ari.sessions
+    if left:
+        log.warning("hanging up %d calls still running after the %.0f s grace", len(left), grace_s)
+        await asyncio.gather(*(s.end("platform shutdown") for s in left), return_exceptions=True)
+        ends = loop.time() + 5
+        while ari.active_calls and loop.time() < ends:
+            await asyncio.sleep(0.05)
 
 
 async def _when_set(event: asyncio.Event, then: Callable[[], None]) -> None:

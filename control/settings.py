@@ -6,6 +6,8 @@ directory and the database are settings, and nothing else is shared but the Aste
 from __future__ import annotations
 
 import os
+import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -19,6 +21,17 @@ def _port_range(text: str) -> tuple[int, int]:
     if not 0 < start <= end < 65536:
         raise ValueError(f"VOICECTL_RTP_PORTS: {text!r} is not a range like 30000-31000")
     return start, end
+
+
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
+
+def _node_name(text: str) -> str:
+    """A node name goes into Asterisk's config and every channel id: checked whole."""
+    name = text.split(".")[0]  # a host name's first label
+    if not NODE_NAME.fullmatch(name):
+        raise ValueError(f"VOICECTL_NODE: {text!r} must be 1-32 letters, digits, - or _")
+    return name
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,24 @@ class Settings:
     app_name: str = "voicectl"
     # Nice value for the control plane's event loop (control/priority.py); 0 leaves it alone.
     loop_nice: int = -10
+    # This node's name: Asterisk's system name and every channel id carry it, so nodes sharing
+    # one database never collide, and each reconciles only its own calls.
+    node: str = "voicectl"
+    # A call whose far end sends no RTP for this long is hung up (PJSIP rtp_timeout).
+    rtp_timeout: int = 60
+    # No call lasts longer than this, whatever its IVR does.
+    max_call_seconds: int = 4 * 3600
+    # Admission control: beyond this many calls in progress, or while the event loop lags
+    # more than max_loop_lag_ms, new calls are refused with SIP 503.
+    max_calls: int = 1000
+    max_loop_lag_ms: int = 500
+    # On SIGTERM, running calls get this long to finish before the platform hangs them up.
+    drain_seconds: float = 30.0
+    # Call records are written to the database in batches this far apart (journaled at once).
+    record_batch_s: float = 0.2
+    # TTS: renders running at once, and the size the on-disk cache is kept under.
+    tts_renders: int = 2
+    tts_cache_mb: int = 512
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -67,6 +98,15 @@ class Settings:
             manage_asterisk=env.get("VOICECTL_MANAGE_ASTERISK", "1") not in ("0", "false", "no"),
             app_name=env.get("VOICECTL_APP", "voicectl"),
             loop_nice=int(env.get("VOICECTL_NICE", "-10")),
+            node=_node_name(env.get("VOICECTL_NODE") or socket.gethostname()),
+            rtp_timeout=int(env.get("VOICECTL_RTP_TIMEOUT", "60")),
+            max_call_seconds=int(env.get("VOICECTL_MAX_CALL_SECONDS", str(4 * 3600))),
+            max_calls=int(env.get("VOICECTL_MAX_CALLS", "1000")),
+            max_loop_lag_ms=int(env.get("VOICECTL_MAX_LOOP_LAG_MS", "500")),
+            drain_seconds=float(env.get("VOICECTL_DRAIN_SECONDS", "30")),
+            record_batch_s=float(env.get("VOICECTL_RECORD_BATCH_S", "0.2")),
+            tts_renders=int(env.get("VOICECTL_TTS_RENDERS", "2")),
+            tts_cache_mb=int(env.get("VOICECTL_TTS_CACHE_MB", "512")),
         )
 
     @property

@@ -21,8 +21,8 @@ def build_app(health: HealthProbe, tts: TtsCache) -> web.Application:
 
     async def tts_file(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        path = tts.directory / name
-        if not MEDIA_NAME.match(name) or not path.exists():
+        path = tts.cached(name.removesuffix(".wav")) if MEDIA_NAME.match(name) else None  # a fetch is a use
+        if path is None:
             raise web.HTTPNotFound(text="no such media")
         # Named by a hash of its content: Asterisk's media cache may keep it forever.
         return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable",

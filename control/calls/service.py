@@ -22,6 +22,7 @@ class CallStart:
     tenant_id: str | None
     started_at: datetime
     answered_at: datetime | None
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -30,19 +31,30 @@ class CallEnd:
     cause_text: str | None
     by: str  # "caller", "platform", or "lost" (Asterisk went away mid-call)
     branch_data: list[dict[str, str]]
+    reason: str | None = None  # why the platform ended or refused it, when it did
 
 
-async def end_orphans(db: async_sessionmaker, live_ids: set[str], owned: set[str]) -> list[str]:
-    """Close calls the database thinks are up but Asterisk no longer has (after a restart).
-
-    Calls a running session still owns are left to it: it records its own end."""
+async def end_orphans(db: async_sessionmaker, node: str, live_ids: set[str], owned: set[str]) -> list[str]:
+    """Close this node's calls the database thinks are up but Asterisk no longer has (after a
+    restart). Other nodes' calls are theirs to reconcile; calls a running session still owns
+    are left to it: it records its own end."""
     async with db.begin() as session:
-        open_ids = set((await session.scalars(select(Call.id).where(Call.ended_at.is_(None)))).all())
+        open_ids = set((await session.scalars(
+            select(Call.id).where(Call.ended_at.is_(None), Call.node == node))).all())
         gone = sorted(open_ids - live_ids - owned)
         if gone:
             await session.execute(update(Call).where(Call.id.in_(gone)).values(
                 ended_at=now(), hangup_by="lost", hangup_cause_text="asterisk connection lost"))
     return gone
+
+
+async def close_nodeless(db: async_sessionmaker) -> int:
+    """Records left open by a control plane from before nodes existed: no node will ever
+    reconcile them, so `init`/`up` close them as lost."""
+    async with db.begin() as session:
+        result = await session.execute(update(Call).where(Call.ended_at.is_(None), Call.node == "").values(
+            ended_at=now(), hangup_by="lost", hangup_cause_text="asterisk connection lost"))
+    return result.rowcount or 0
 
 
 async def list_calls(db: async_sessionmaker, limit: int = 50) -> list[Call]:

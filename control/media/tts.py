@@ -4,58 +4,103 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Awaitable, Callable, Sequence
 
-from control.flow.play import PlayItem
+# Documents are validated against the same limit; ensure() is the last guard.
+from control.flow.play import MAX_TTS_CHARS, PlayItem
+from control.media.lru import LruFiles
 from control.priority import at_normal_priority
 
 ENGINE = "espeak-ng"
 VOICE = "en-us"
 SPEED = "165"
+KEY = re.compile(r"[0-9a-f]{32}")  # what tts_key returns
+MB = 1024 * 1024
+
+Renderer = Callable[[str, Path], Awaitable[None]]  # renders text into a WAV file at the path
 
 
 def tts_key(text: str, voice: str = VOICE) -> str:
     return hashlib.sha256(f"{ENGINE}\0{voice}\0{SPEED}\0{text}".encode()).hexdigest()[:32]
 
 
-class TtsCache:
-    """Renders each text once; concurrent requests for the same text share one render."""
+def check_length(text: str) -> None:
+    """The last guard before espeak-ng: documents are validated when stored, but a render of
+    unbounded text would hold a render slot (and fill the disk) for every call waiting behind it."""
+    if len(text) > MAX_TTS_CHARS:
+        raise ValueError(f"tts text is {len(text)} characters, more than the {MAX_TTS_CHARS} allowed")
 
-    def __init__(self, directory: Path) -> None:
+
+async def espeak_wav(text: str, target: Path) -> None:
+    """Render text into target, which appears whole or not at all."""
+    raw = target.with_suffix(f".{os.getpid()}.raw.wav")
+    tmp = target.with_suffix(f".{os.getpid()}.tmp.wav")
+    try:
+        await _run(ENGINE, "-v", VOICE, "-s", SPEED, "-w", str(raw), "--", text)
+        await _run("sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(tmp))
+        os.replace(tmp, target)
+    finally:
+        for leftover in (raw, tmp):
+            leftover.unlink(missing_ok=True)
+
+
+class TtsCache:
+    """Renders each text once, at most `renders` at a time; concurrent requests for the same
+    text share one render. The files are kept under `max_bytes`, least recently used out first."""
+
+    def __init__(self, directory: Path, renders: int = 2, max_bytes: int = 512 * MB,
+                 render: Renderer = espeak_wav, clock: Callable[[], float] = time.time) -> None:
+        if renders < 1:
+            raise ValueError(f"tts renders at once must be at least 1, not {renders}")
         self.directory = directory
-        self._rendering: dict[str, asyncio.Task[Path]] = {}
-        self._known: set[str] = set()
+        self._render_wav = render
+        self._slots = asyncio.Semaphore(renders)
+        self._rendering: dict[str, asyncio.Task[None]] = {}
+        # The files on disk, in order of use: a key leaves it when its file is evicted.
+        self._known = LruFiles(directory, ".wav", KEY, max_bytes, clock)
 
     def path(self, key: str) -> Path:
-        return self.directory / f"{key}.wav"
+        return self._known.path(key)
 
     async def ensure(self, text: str) -> str:
+        """The key of text's WAV, rendered first if need be."""
+        check_length(text)
         key = tts_key(text)
-        if key in self._known:
-            return key
-        if not self.path(key).exists():
-            task = self._rendering.get(key)
-            if task is None:
-                task = asyncio.ensure_future(self._render(text, self.path(key)))
-                self._rendering[key] = task
-                task.add_done_callback(lambda _t: self._rendering.pop(key, None))
-            await task
-        self._known.add(key)
+        if not self._on_disk(key):
+            # Shielded: one caller hanging up must not cancel a render other calls wait on.
+            await asyncio.shield(self._shared_render(key, text))
+        self._known.use(key)
         return key
 
-    async def _render(self, text: str, target: Path) -> Path:
+    def cached(self, key: str) -> Path | None:
+        """The file for key, counted as a use, or None when it is not in the cache."""
+        if not KEY.fullmatch(key) or not self._on_disk(key):
+            return None
+        self._known.use(key)
+        return self.path(key)
+
+    def _on_disk(self, key: str) -> bool:
+        # Another process sharing the directory (bench/native.py) may have rendered it.
+        return key in self._known or self._known.add(key)
+
+    def _shared_render(self, key: str, text: str) -> asyncio.Task[None]:
+        task = self._rendering.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._render(key, text))
+            self._rendering[key] = task
+            task.add_done_callback(lambda _t: self._rendering.pop(key, None))
+        return task
+
+    async def _render(self, key: str, text: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        raw = target.with_suffix(f".{os.getpid()}.raw.wav")
-        tmp = target.with_suffix(f".{os.getpid()}.tmp.wav")
-        try:
-            await _run(ENGINE, "-v", VOICE, "-s", SPEED, "-w", str(raw), "--", text)
-            await _run("sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(tmp))
-            os.replace(tmp, target)
-        finally:
-            for leftover in (raw, tmp):
-                leftover.unlink(missing_ok=True)
-        return target
+        async with self._slots:  # a burst of new texts queues here rather than starting a pipeline each
+            await self._render_wav(text, self.path(key))
+        self._known.add(key)
+        # Renders under way (this one included: its callers have not played it yet) are spared.
+        self._known.evict(keep=self._rendering)
 
 
 async def _run(*argv: str) -> None:

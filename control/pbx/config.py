@@ -6,6 +6,7 @@ trunk change re-renders.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -14,19 +15,21 @@ from typing import Iterable
 
 import jinja2
 
+from control.errors import Invalid
 from control.pbx.secrets import PbxSecrets
 from control.settings import REPO_ROOT, Settings
+from control.trunks import validate
+from control.trunks.passwords import TrunkPasswords
+from control.trunks.service import TrunkSpec, parse_trunk
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_DIRS = [REPO_ROOT / "asterisk" / "templates", REPO_ROOT / "dialplan"]
 INSTANCE_SUBDIRS = ("etc", "run", "db", "spool", "log", "keys", "media")
 ROOTFS_MOUNT = "/srv/voicectl"
-
-
-@dataclass(frozen=True)
-class TrunkConf:
-    name: str
-    host: str
-    port: int
+# Rendered files that hold secrets (ARI and AMI passwords, trunk credentials): readable by
+# Asterisk's user only.
+PRIVATE = {"pjsip_trunks.conf", "ari.conf", "manager.conf"}
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,42 @@ def _rootfs_user(rootfs: Path | None) -> tuple[int, int]:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    env.filters["uri_host"] = validate.uri_host
+    # Asterisk's parser reads an unescaped `;` as the start of a comment.
+    env.filters["conf_value"] = lambda text: text.replace(";", "\\;")
+    return env
 
 
-def render(settings: Settings, secrets: PbxSecrets, trunks: Iterable[TrunkConf]) -> Layout:
+def renderable(settings: Settings, trunks: Iterable[TrunkSpec]) -> list[TrunkSpec]:
+    """The trunks as the database holds them, checked again as they are about to be written,
+    with their passwords (which the database never holds).
+
+    A row that fails (written before these checks existed, or its password file lost) is left
+    out and logged: written, it would break the file and every trunk after it. Leaving it out
+    shows it as missing in control.pbx.check, so the operator still hears of it."""
+    passwords = TrunkPasswords(settings.data_dir).load()
+    specs = []
+    for t in trunks:
+        target = f"{validate.uri_host(t.target_host)}:{t.target_port}"
+        try:
+            specs.append(parse_trunk(t.name, t.matches, target, username=t.username,
+                                     password=passwords.get(t.name) if t.username is not None else None,
+                                     register=t.register))
+        except Invalid as exc:
+            log.error("trunk %r left out of pjsip_trunks.conf: %s", t.name, "; ".join(exc.errors))
+    return specs
+
+
+def _trunk_values(settings: Settings, trunks: Iterable[TrunkSpec]) -> dict[str, object]:
+    return {"trunks": renderable(settings, trunks), "rtp_timeout": settings.rtp_timeout}
+
+
+def render(settings: Settings, secrets: PbxSecrets, trunks: Iterable[TrunkSpec]) -> Layout:
     """Write every config file; return the layout so the runner knows where it is."""
     where = layout(settings)
     for sub in INSTANCE_SUBDIRS:
@@ -97,7 +128,7 @@ def render(settings: Settings, secrets: PbxSecrets, trunks: Iterable[TrunkConf])
         "inst": where.seen_as,
         "moddir": module_dir(settings),
         "etc": where.host_dir / "etc",
-        "systemname": f"vc{settings.sip_port}",
+        "systemname": settings.node,
         "ari_bind": "127.0.0.1" if loopback_only else "0.0.0.0",
         "ari_port": settings.ari_port,
         "ami_port": settings.ami_port,
@@ -107,14 +138,14 @@ def render(settings: Settings, secrets: PbxSecrets, trunks: Iterable[TrunkConf])
         "rtp_start": settings.rtp_ports[0],
         "rtp_end": settings.rtp_ports[1],
         "app": settings.app_name,
-        "trunks": list(trunks),
+        **_trunk_values(settings, trunks),
         **{k: v for k, v in secrets.__dict__.items()},
     }
     env = _environment()
     etc = where.host_dir / "etc"
     for name in env.list_templates(extensions=["j2"]):
         target = etc / name[: -len(".j2")]
-        _write_if_changed(target, env.get_template(name).render(values))
+        _write_if_changed(target, env.get_template(name).render(values), private=target.name in PRIVATE)
     local = etc / "extensions_local.conf"
     if not local.exists():
         local.write_text("; Your own dialplan contexts; voicectl never overwrites this file.\n")
@@ -122,21 +153,28 @@ def render(settings: Settings, secrets: PbxSecrets, trunks: Iterable[TrunkConf])
     return where
 
 
-def render_trunks(settings: Settings, trunks: Iterable[TrunkConf]) -> bool:
+def render_trunks(settings: Settings, trunks: Iterable[TrunkSpec]) -> bool:
     """Re-render only the trunk file; True when it changed (so PJSIP needs a reload)."""
     where = layout(settings)
-    text = _environment().get_template("pjsip_trunks.conf.j2").render(trunks=list(trunks))
-    changed = _write_if_changed(where.host_dir / "etc" / "pjsip_trunks.conf", text)
+    text = _environment().get_template("pjsip_trunks.conf.j2").render(_trunk_values(settings, trunks))
+    changed = _write_if_changed(where.host_dir / "etc" / "pjsip_trunks.conf", text, private=True)
     _chown_tree(where)
     return changed
 
 
-def _write_if_changed(target: Path, text: str) -> bool:
+def _write_if_changed(target: Path, text: str, private: bool = False) -> bool:
+    """private: for the owner's eyes only (0600) from the moment the file exists; otherwise
+    the umask decides, as for any file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and target.read_text() == text:
+        if private:
+            os.chmod(target, 0o600)  # one an older version wrote was readable by everyone
         return False
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text)
+    tmp.unlink(missing_ok=True)  # O_CREAT keeps an existing file's mode: start from none
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
     os.replace(tmp, target)
     return True
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import time
 from pathlib import Path
 
 from control.priority import at_normal_priority
@@ -28,12 +30,15 @@ class AsteriskSupervisor:
         """Run until stop(); a death is logged and followed by a restart with backoff."""
         backoff = 0.5
         log_path: Path = self._settings.asterisk_dir / "log" / "console.log"
+        await asyncio.to_thread(stop_leftover, self._settings.asterisk_dir)
         while not self._stopping.is_set():
             with open(log_path, "ab") as console:
+                # stdin stays open and unused: run.sh stops Asterisk when it closes, which
+                # is also what happens when this process dies, however it dies.
                 self._proc = await asyncio.create_subprocess_exec(
                     *at_normal_priority([str(RUNNER), str(self._settings.asterisk_dir),
                                          str(self._settings.asterisk_rootfs)]),
-                    stdin=asyncio.subprocess.DEVNULL, stdout=console, stderr=console,
+                    stdin=asyncio.subprocess.PIPE, stdout=console, stderr=console,
                     start_new_session=True,
                 )
             log.info("asterisk started, pid %s", self._proc.pid)
@@ -55,10 +60,34 @@ class AsteriskSupervisor:
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
-        proc.send_signal(signal.SIGTERM)
+        if proc.stdin is not None:
+            proc.stdin.close()  # run.sh's guard sends Asterisk SIGTERM
         try:
             await asyncio.wait_for(proc.wait(), grace)
         except asyncio.TimeoutError:
             log.warning("asterisk ignored SIGTERM for %.0fs; killing it", grace)
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # run.sh, its guard and Asterisk share the group
             await proc.wait()
+
+
+def stop_leftover(instance_dir: Path, grace: float = 10.0) -> None:
+    """An Asterisk of this instance still running (its supervisor died in a way even run.sh's
+    guard missed) holds the ports the new one needs: stop it before starting."""
+    pid_file = instance_dir / "run" / "asterisk.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        # A chrooted Asterisk names the instance only through its bind mount.
+        mounts = Path(f"/proc/{pid}/mountinfo").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"asterisk" not in cmdline or str(instance_dir).encode() not in cmdline + mounts:
+        return  # a stale pid file whose pid now belongs to someone else
+    log.warning("stopping a leftover Asterisk (pid %d) from an earlier run", pid)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)

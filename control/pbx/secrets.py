@@ -1,10 +1,12 @@
-"""ARI and AMI credentials, generated on first run and kept in the data directory."""
+"""Secrets generated on first run and kept in the data directory (mode 0600): the ARI and AMI
+credentials, and the key that signs the webhooks the platform sends. A data directory from an
+older version gets whatever it lacks added, its existing values kept."""
 from __future__ import annotations
 
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 
@@ -14,17 +16,32 @@ class PbxSecrets:
     ari_password: str
     ami_user: str
     ami_password: str
+    # HMAC key for the signature header on every webhook (API-branch triggers, SMS).
+    webhook_signing_key: str = ""
+
+
+def _generated() -> PbxSecrets:
+    return PbxSecrets("voicectl", secrets.token_urlsafe(24), "voicectl", secrets.token_urlsafe(24),
+                      secrets.token_urlsafe(32))
 
 
 def load_or_create(data_dir: Path) -> PbxSecrets:
     path = data_dir / "secrets.json"
-    if path.exists():
-        return PbxSecrets(**json.loads(path.read_text()))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    created = PbxSecrets("voicectl", secrets.token_urlsafe(24), "voicectl", secrets.token_urlsafe(24))
+    fresh = asdict(_generated())
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    merged = {f.name: stored.get(f.name) or fresh[f.name] for f in fields(PbxSecrets)}
+    if merged != stored:
+        _write(path, merged)
+    elif path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    return PbxSecrets(**merged)
+
+
+def _write(path: Path, values: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     # Written with 0600 from the start: the file never exists readable by others.
-    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        json.dump(asdict(created), out)
-    os.replace(path.with_suffix(".tmp"), path)
-    return created
+        json.dump(values, out)
+    os.replace(tmp, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -23,10 +23,17 @@ class Tenant(Base):
 
 
 class Trunk(Base):
+    """A SIP peer. Inbound calls are taken from it by source address alone (`matches`); calls
+    and registrations go to `target_host:target_port`. Its digest password, when it has one,
+    is kept in the data directory (control/trunks/passwords.py), never here."""
+
     __tablename__ = "trunks"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    host: Mapped[str] = mapped_column(String(255))
-    port: Mapped[int] = mapped_column(Integer)
+    matches: Mapped[list[str]] = mapped_column(JSON)  # addresses and CIDRs
+    target_host: Mapped[str] = mapped_column(String(255))  # an address or a DNS name
+    target_port: Mapped[int] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(64))
+    register: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -59,3 +66,19 @@ class Call(Base):
     hangup_cause_text: Mapped[str | None] = mapped_column(String(64))
     hangup_by: Mapped[str | None] = mapped_column(String(16))
     branch_data: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # The control-plane node whose Asterisk carried the call: reconcile closes only its own.
+    node: Mapped[str] = mapped_column(String(64), index=True, default="", server_default="")
+    # Why the platform ended or refused the call, when it did (an error, overload, shutdown).
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class CallDeadLetter(Base):
+    """A call record change the database refused, kept with the reason instead of lost."""
+
+    __tablename__ = "call_dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "start" or "end"
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from panoramisk import Manager
 
@@ -14,13 +14,27 @@ from control.settings import Settings
 log = logging.getLogger(__name__)
 
 
+UserEventHandler = Callable[[Mapping[str, str]], None]
+
+
 class AmiLink:
-    def __init__(self, settings: Settings, secrets: PbxSecrets) -> None:
+    def __init__(self, settings: Settings, secrets: PbxSecrets, on_user_event: UserEventHandler | None = None) -> None:
+        # Only UserEvents, and only when someone listens: the dialplan's refusals.
         self._manager = Manager(
             host=settings.asterisk_host, port=settings.ami_port, username=secrets.ami_user,
-            secret=secrets.ami_password, events="off", ping_delay=2, ping_interval=5,
-            reconnect_timeout=1, log=logging.getLogger("panoramisk"),
+            secret=secrets.ami_password, events="user" if on_user_event else "off", ping_delay=2,
+            ping_interval=5, reconnect_timeout=1, log=logging.getLogger("panoramisk"),
         )
+        if on_user_event is not None:
+            handler = on_user_event
+
+            def dispatch(_manager: Manager, event: Mapping[str, str]) -> None:
+                try:  # an exception here would close panoramisk's transport
+                    handler(event)
+                except Exception:
+                    log.exception("handling AMI event %s failed", event.get("UserEvent"))
+
+            self._manager.register_event("UserEvent", dispatch)
 
     def start(self) -> None:
         """Connects in the background; panoramisk reconnects by itself when the link drops."""

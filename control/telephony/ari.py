@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
 
 import aioari
-from aioswagger11.http_client import ApiKeyAuthenticator, AsynchronousHttpClient
+from aioswagger11.http_client import AsynchronousHttpClient, BasicAuthenticator
 
 from control.pbx.secrets import PbxSecrets
 from control.settings import Settings
+from control.telephony.admission import GATE
 from control.telephony.ari_http import AriHttp
 from control.telephony.call import CALL_EVENTS, CallSession
 
@@ -24,15 +27,40 @@ log = logging.getLogger(__name__)
 
 CallHandler = Callable[[CallSession], Awaitable[None]]
 ReconcileHook = Callable[[set[str], set[str]], Awaitable[None]]
+# The websocket is pinged this often; a socket whose pong does not come within the same time
+# again is dead (a frozen or unplugged Asterisk sends no close), and the link reconnects.
+HEARTBEAT_S = 2.0
+# A channel in our app that no session owns is an orphan only once it is this old: younger
+# ones are the burst of new calls whose StasisStart is still on its way to us.
+ORPHAN_AGE_S = 5.0
+
+
+class _HeaderAuthHttp(AsynchronousHttpClient):
+    """aioswagger's client with the credentials in a header on the websocket too (it puts
+    them in the URL, where proxies and logs keep them) and a heartbeat on it."""
+
+    def __init__(self, host: str, user: str, password: str) -> None:
+        self._basic = BasicAuthenticator(host, user, password)
+        super().__init__(auth=self._basic)
+
+    async def ws_connect(self, url: str, params: dict[str, str] | None = None) -> Any:
+        headers: dict[str, str] = {}
+        self._basic.apply(headers, {})
+        ws = await self.session.ws_connect(url + ("?" + urlencode(params) if params else ""), headers=headers,
+                                           heartbeat=HEARTBEAT_S)
+        self.websockets.add(ws)
+        return ws
 
 
 class AriLink:
     def __init__(self, settings: Settings, secrets: PbxSecrets, on_call: CallHandler,
-                 on_reconcile: ReconcileHook) -> None:
+                 on_reconcile: ReconcileHook, gate_open: Callable[[], bool] = lambda: True) -> None:
         self._settings = settings
         self._secrets = secrets
         self._on_call = on_call
         self._on_reconcile = on_reconcile
+        self._gate_open = gate_open
+        self._reconciling: asyncio.Task[None] | None = None
         self._calls: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: Any = None
@@ -67,7 +95,9 @@ class AriLink:
                     await asyncio.sleep(0.01)
                 if not run.done():
                     await self._filter_events(ops)
-                    await self._reconcile(client, ops)
+                    await self._reconcile(ops)
+                    # Ready means calls are taken: the gate is open before anyone is told so.
+                    await self.set_gate(self._gate_open())
                     self.connected.set()
                     log.info("ARI connected (app %s)", self._settings.app_name)
                 await run
@@ -85,8 +115,7 @@ class AriLink:
     async def _connect(self) -> Any:
         # aioari.connect() leaks its HTTP session when Asterisk is not up yet; build it here
         # so a failed attempt closes what it opened.
-        http = AsynchronousHttpClient(auth=ApiKeyAuthenticator(
-            self._settings.asterisk_host, f"{self._secrets.ari_user}:{self._secrets.ari_password}"))
+        http = _HeaderAuthHttp(self._settings.asterisk_host, self._secrets.ari_user, self._secrets.ari_password)
         client = aioari.Client(self._settings.ari_url, http)
         try:
             await client.init()
@@ -95,8 +124,19 @@ class AriLink:
             raise
         return client
 
+    async def set_gate(self, admit: bool) -> None:
+        """Asterisk's copy of the admission decision (read by the inbound dialplan)."""
+        if self._http is not None:
+            await self._http.set_global(GATE, "1" if admit else "0")
+
+    @property
+    def sessions(self) -> list[CallSession]:
+        return list(self._calls.values())
+
     async def stop(self) -> None:
         self._stopping.set()
+        if self._reconciling is not None:
+            self._reconciling.cancel()
         if self._client is not None:
             await self._close(self._client)
         for task in list(self._tasks):
@@ -144,25 +184,48 @@ class AriLink:
         except Exception as exc:  # an Asterisk without filters just sends more: slower, not wrong
             log.warning("could not filter ARI events: %s", exc)
 
-    async def _reconcile(self, client: Any, ops: AriHttp) -> None:
-        """After (re)connecting: calls Asterisk no longer has are ended; channels in our app
+    async def _reconcile(self, ops: AriHttp) -> None:
+        """After (re)connecting: each live call is resynced (events missed while the socket
+        was down are made up), calls Asterisk no longer has are ended, and channels in our app
         that no session owns (this process restarted under them) are hung up."""
-        resp = await client.swagger.channels.list()
-        live = await resp.json()
-        live_ids = {c["id"] for c in live}
+        live = {c["id"]: c for c in await ops.channels()}
         for call_id, session in list(self._calls.items()):
-            if call_id not in live_ids:
-                session.lost()
-        ours = [c for c in live if c.get("dialplan", {}).get("app_name") == "Stasis"
-                and str(c.get("dialplan", {}).get("app_data", "")).split(",")[0] == self._settings.app_name]
-        for channel in ours:
-            if channel["id"] not in self._calls:
+            playback = session.waiting_on_playback
+            playing = await ops.playback_exists(playback) if playback and call_id in live else None
+            session.resync(call_id in live, playing)
+        now = datetime.now(timezone.utc)
+        for channel in live.values():
+            if channel["id"] not in self._calls and self._is_orphan(channel, now):
                 log.warning("hanging up orphaned channel %s", channel["id"])
                 try:
                     await ops.hangup(channel["id"])
                 except Exception:
                     pass
-        await self._on_reconcile(live_ids, set(self._calls))
+        # The database part runs on its own: an unreachable database must not make ARI flap.
+        if self._reconciling is None or self._reconciling.done():
+            self._reconciling = asyncio.ensure_future(self._reconcile_records(set(live)))
+
+    def _is_orphan(self, channel: dict[str, Any], now: datetime) -> bool:
+        dialplan = channel.get("dialplan", {})
+        if dialplan.get("app_name") != "Stasis" or \
+                str(dialplan.get("app_data", "")).split(",")[0] != self._settings.app_name:
+            return False
+        try:
+            created = datetime.fromisoformat(channel.get("creationtime", ""))
+        except ValueError:
+            return True
+        return (now - created).total_seconds() > ORPHAN_AGE_S
+
+    async def _reconcile_records(self, live_ids: set[str]) -> None:
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                await self._on_reconcile(live_ids, set(self._calls))
+                return
+            except Exception as exc:
+                log.error("closing the records of lost calls failed (%s); retrying in %.0fs", exc, backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
 
     async def _close(self, client: Any) -> None:
         try:

@@ -7,6 +7,7 @@ together (bench/README.md). The event websocket and the rare requests stay on ai
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any, Iterable, Sequence
 from urllib.parse import quote
 
@@ -54,6 +55,22 @@ class AriHttp:
             if exc.status not in (404, 500):
                 raise
 
+    async def playback_exists(self, playback_id: str) -> bool:
+        try:
+            await self._send("GET", f"/playbacks/{quote(playback_id)}")
+        except AriError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def channels(self) -> list[dict[str, Any]]:
+        return await self._send("GET", "/channels")
+
+    async def set_global(self, name: str, value: str) -> None:
+        """A dialplan global variable (read by the inbound context before Stasis)."""
+        await self._send("POST", "/asterisk/variable", {"variable": name, "value": value})
+
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         await self._send("DELETE", f"/channels/{quote(channel_id)}", {"reason": reason})
 
@@ -63,9 +80,10 @@ class AriHttp:
                          body={"allowed": [{"type": t} for t in types]})
 
     async def _send(self, method: str, path: str, params: dict[str, str] | None = None,
-                    body: Any = None) -> None:
+                    body: Any = None) -> Any:
         async with self._session.request(method, self._base + path, params=params, json=body) as resp:
             # Read the body even when unused: an unread body keeps the connection out of the pool.
             text = await resp.text()
             if resp.status >= 300:
                 raise AriError(resp.status, method, path, text)
+            return json.loads(text) if method == "GET" and text else None

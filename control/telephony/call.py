@@ -17,6 +17,11 @@ from control.flow.channel import CallerHungUp
 log = logging.getLogger(__name__)
 
 GONE_EVENTS = {"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"}
+# A playback whose PlaybackFinished has not come after this long is checked with Asterisk: a
+# missed event (a websocket that dropped it) must not leave the caller in silence for ever.
+PLAYBACK_CHECK_S = 15.0
+# Hang-up is confirmed: this many DELETEs, each followed by a wait for the channel to leave.
+HANGUP_ATTEMPTS = 6
 # Every event type _pump reacts to; AriLink has Asterisk filter out all others.
 CALL_EVENTS = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", *sorted(GONE_EVENTS))
 
@@ -27,6 +32,7 @@ class AriOps(Protocol):
     async def answer(self, channel_id: str) -> None: ...
     async def play(self, channel_id: str, media: Sequence[str], playback_id: str) -> None: ...
     async def stop_playback(self, playback_id: str) -> None: ...
+    async def playback_exists(self, playback_id: str) -> bool: ...
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
 
 
@@ -49,6 +55,11 @@ class CallSession:
         self._playback: str | None = None
         self._playback_done = False
         self.hangup_info: Hangup | None = None
+        # Why the platform ended the call from outside the IVR (shutdown), for its record.
+        self.ended_by_platform: str | None = None
+        # A hang-up was asked for: if the channel then goes, it went because we asked, even
+        # when the answer to the request was lost on the way.
+        self._hangup_asked = False
         self._left_stasis = asyncio.Event()
 
     # -- called from the ARI read loop: never awaits --------------------------------------
@@ -75,8 +86,13 @@ class CallSession:
         self._playback, self._playback_done = uuid.uuid4().hex, False
         try:
             await self._request(self.ops.play(self.id, media, self._playback))
+            loop = asyncio.get_running_loop()
+            check_at = loop.time() + PLAYBACK_CHECK_S
             while not self._playback_done:
-                await self._pump()
+                await self._pump(max(check_at - loop.time(), 0))
+                if not self._playback_done and loop.time() >= check_at:
+                    await self._check_playback()
+                    check_at = loop.time() + PLAYBACK_CHECK_S
                 if barge_in and self._digits:
                     await self._request(self.ops.stop_playback(self._playback))
                     return self._digits.popleft()
@@ -95,20 +111,61 @@ class CallSession:
         return self._digits.popleft()
 
     def flush_digits(self) -> None:
+        # Keys still queued (pressed while a prompt rendered, or as the last one ended) are
+        # forgotten too, not only those already taken off the queue.
+        while not self._events.empty():
+            self._apply(self._events.get_nowait())
         self._digits.clear()
 
     async def hangup(self) -> None:
+        """Ask Asterisk to hang up; ensure_gone() confirms it (and retries a failed request)."""
         if self.hangup_info is None:
-            self.hangup_info = Hangup(16, "Normal Clearing", "platform")
-            await self._request(self.ops.hangup(self.id), missing_ok=True)
+            await self._try_hangup("normal")
+
+    async def end(self, reason: str) -> None:
+        """End the call from outside its IVR (the node is shutting down)."""
+        self.ended_by_platform = reason
+        await self.hangup()
 
     # -- used by the inbound handler -----------------------------------------------------------
     async def answer(self) -> None:
         await self._request(self.ops.answer(self.id))
 
-    async def reject(self, reason: str) -> None:
-        self.hangup_info = Hangup(None, reason, "platform")
-        await self._request(self.ops.hangup(self.id, reason), missing_ok=True)
+    async def reject(self, reason: str, hangup: Hangup) -> None:
+        """End an unanswered call with an ARI hang-up reason (PJSIP turns it into a SIP code)."""
+        await self._try_hangup(reason)
+        if self.hangup_info is None or self.hangup_info.by == "platform":
+            self.hangup_info = hangup
+
+    async def ensure_gone(self, wait_s: float = 2.0) -> None:
+        """Return once Asterisk has confirmed the channel left: its StasisEnd came, or a
+        hang-up was answered 404. A DELETE that failed or timed out is sent again."""
+        delay = 0.2
+        for _ in range(HANGUP_ATTEMPTS):
+            await self.wait_left(wait_s)
+            if self._left_stasis.is_set():
+                return
+            if await self._try_hangup("normal"):
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise RuntimeError(f"channel {self.id} still up after {HANGUP_ATTEMPTS} hang-ups")
+
+    async def _try_hangup(self, reason: str) -> bool:
+        """One DELETE; True when Asterisk says the channel is already gone (404). The call
+        counts as hung up by the platform only once Asterisk has taken the request."""
+        self._hangup_asked = True
+        try:
+            await self.ops.hangup(self.id, reason)
+        except Exception as exc:
+            if getattr(exc, "status", None) == 404:
+                self._left_stasis.set()
+                return True
+            log.warning("call %s: hang-up request failed (%s); will retry", self.id, exc or type(exc).__name__)
+            return False
+        if self.hangup_info is None:
+            self.hangup_info = Hangup(16, "Normal Clearing", "platform")
+        return False
 
     async def wait_left(self, timeout: float) -> None:
         """Drain events until the channel has left Stasis (so the hang-up cause is known)."""
@@ -132,6 +189,10 @@ class CallSession:
                 event = await self._events.get()
         except TimeoutError:
             return
+        self._apply(event)
+        self._raise_if_gone()
+
+    def _apply(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         if kind == "ChannelDtmfReceived":
             self._digits.append(event["digit"])
@@ -140,7 +201,31 @@ class CallSession:
                 self._playback_done = True
         elif kind in GONE_EVENTS:
             self._note_gone(event)
-        self._raise_if_gone()
+
+    async def _check_playback(self) -> None:
+        """No PlaybackFinished for a while: ask Asterisk whether the playback still runs."""
+        playback = self._playback
+        if playback is None:
+            return
+        try:
+            alive = await self.ops.playback_exists(playback)
+        except Exception as exc:
+            log.warning("call %s: could not check playback %s: %s", self.id, playback, exc)
+            return
+        if not alive and playback == self._playback:
+            log.warning("call %s: playback %s ended without an event; going on", self.id, playback)
+            self._playback_done = True
+
+    def resync(self, channel_alive: bool, playback_alive: bool | None) -> None:
+        """After the ARI websocket came back: events missed while it was down are made up."""
+        if not channel_alive:
+            self.lost()
+        elif playback_alive is False and self._playback is not None:
+            self.feed({"type": "PlaybackFinished", "playback": {"id": self._playback}})
+
+    @property
+    def waiting_on_playback(self) -> str | None:
+        return self._playback
 
     def _note_gone(self, event: dict[str, Any]) -> None:
         if event["type"] == "StasisEnd":
@@ -151,7 +236,7 @@ class CallSession:
             return
         cause = event.get("cause")
         if self.hangup_info is None:
-            self.hangup_info = Hangup(cause, event.get("cause_txt"), "caller")
+            self.hangup_info = Hangup(cause, event.get("cause_txt"), "platform" if self._hangup_asked else "caller")
         elif self.hangup_info.cause is None and cause is not None:
             self.hangup_info.cause, self.hangup_info.cause_text = cause, event.get("cause_txt")
 
@@ -159,14 +244,12 @@ class CallSession:
         if self.hangup_info is not None and self.hangup_info.by != "platform":
             raise CallerHungUp()
 
-    async def _request(self, request: Any, missing_ok: bool = False) -> None:
+    async def _request(self, request: Any) -> None:
         """An ARI request for this call; a 404 means the channel is already gone."""
         try:
             await request
         except Exception as exc:
             if getattr(exc, "status", None) == 404:
-                if missing_ok:
-                    return
                 self.hangup_info = self.hangup_info or Hangup(None, "channel gone", "caller")
                 raise CallerHungUp() from None
             raise

@@ -1,10 +1,21 @@
 """An inbound call, from StasisStart to the call record: route by the dialled number,
-answer, run the number's IVR, record how it went."""
+answer, run the number's IVR, record how it went.
+
+Every path ends in a record and a channel that is gone: a refused number, a routing or
+database error, a failed answer, an exception anywhere in the IVR, a caller who hangs up
+while the call is routed. A failure of the platform's own ends the call with cause 34 (PJSIP
+answers an unanswered call 503), so a carrier or proxy fails over to another node.
+"""
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Callable, Mapping
+from urllib.parse import unquote
 
+import aiohttp
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.calls.recorder import CallRecorder
@@ -15,52 +26,130 @@ from control.flow.channel import CallerHungUp
 from control.flow.engine import run_ivr
 from control.flow.play import MediaResolver
 from control.ivrs.routes import RouteCache
-from control.telephony.call import CallSession
+from control.telephony.call import CallSession, Hangup
 
 log = logging.getLogger(__name__)
 
+UNALLOCATED = Hangup(1, "Unallocated (unassigned) number", "platform")
+LOST = Hangup(None, "asterisk connection lost", "lost")
+# Failures of the link to Asterisk rather than of the call: connection refused or reset, timeouts.
+LINK_ERRORS = (aiohttp.ClientConnectionError, asyncio.TimeoutError, ConnectionError)
+# Cause 34 is "no circuit/channel available": PJSIP sends 503 for an unanswered call.
+PLATFORM_FAILURE = "congestion"
+FAILURE_CAUSE = (34, "Circuit/channel congestion")
+
+
+@dataclass(frozen=True)
+class InboundLimits:
+    max_call_seconds: float = 4 * 3600
+
+
+def _always_admit(counting_this: bool = False) -> str | None:
+    return None
+
 
 class InboundCalls:
-    def __init__(self, db: async_sessionmaker, media: MediaResolver, recorder: CallRecorder) -> None:
+    def __init__(self, db: async_sessionmaker, media: MediaResolver, recorder: CallRecorder, node: str,
+                 limits: InboundLimits = InboundLimits(),
+                 admission: Callable[[bool], str | None] = _always_admit) -> None:
         self._db = db
         self._media = media
         self._recorder = recorder
+        self._node = node
+        self._limits = limits
+        self._admission = admission
         self._routes = RouteCache(db)
 
     async def handle(self, session: CallSession) -> None:
-        if session.args[:1] != ["inbound"]:
-            log.warning("call %s entered with unknown args %s; hanging up", session.id, session.args)
-            await session.hangup()
-            return
         caller_id, caller_name = session.caller
-        started = _created(session) or now()
-        route = await self._routes.get(session.dialled)
-        if route is None or route.ivr is None:
-            # Cause 1 (unallocated) is sent to the SIP peer as 404 Not Found.
-            log.warning("refusing call %s from %s to %s: %s", session.id, caller_id, session.dialled,
-                        "no such number" if route is None else "number has no IVR")
-            await session.reject("unallocated")
-            self._recorder.started(CallStart(session.id, "inbound", session.dialled, caller_id, caller_name,
-                                             route.tenant_id if route else None, started, None))
-            self._recorder.ended(session.id, CallEnd(1, "Unallocated (unassigned) number", "platform", []))
-            return
-        await session.answer()
-        self._recorder.started(CallStart(session.id, "inbound", route.number, caller_id, caller_name,
-                                         route.tenant_id, started, now()))
-        call = CallContext(session, self._media)
+        record = CallStart(session.id, "inbound", session.dialled, caller_id, caller_name, None,
+                           _created(session) or now(), None, self._node)
+        call: CallContext | None = None
+        reason: str | None = None
         try:
-            await run_ivr(route.ivr, call)
+            if session.args[:1] != ["inbound"]:
+                reason = f"entered with unknown args {session.args}"
+                await self._fail(session, reason)
+                return
+            refused = self._admission(True)
+            if refused is not None:
+                reason = f"refused: {refused}"
+                await self._fail(session, reason)
+                return
+            route = await self._routes.get(session.dialled)
+            if route is not None:
+                record = replace(record, tenant_id=route.tenant_id)
+            if route is None or route.ivr is None:
+                reason = "no such number" if route is None else "number has no IVR"
+                # Cause 1 (unallocated) is sent to the SIP peer as 404 Not Found.
+                log.warning("refusing call %s from %s to %s: %s", session.id, caller_id, session.dialled, reason)
+                await session.reject("unallocated", UNALLOCATED)
+                return
+            record = replace(record, number=route.number)
+            await session.answer()
+            record = replace(record, answered_at=now())
+            self._recorder.started(record)
+            call = CallContext(session, self._media)
+            try:
+                async with asyncio.timeout(self._limits.max_call_seconds):
+                    await run_ivr(route.ivr, call)
+            except TimeoutError:
+                reason = f"call longer than {self._limits.max_call_seconds:g} s"
+                log.warning("call %s: %s; hanging up", session.id, reason)
+                await session.hangup()
         except CallerHungUp:
             pass
+        except LINK_ERRORS as exc:
+            # Asterisk did not answer: whether the call is still up is for the resync after
+            # the link comes back to say (ensure_gone below waits for it).
+            reason = f"asterisk unreachable: {type(exc).__name__}"
+            log.warning("call %s: %s", session.id, reason)
+        except Exception as exc:
+            reason = f"platform error: {type(exc).__name__}: {exc}"
+            log.exception("call %s failed", session.id)
+            await self._fail(session, reason)
         finally:
-            await session.wait_left(2.0)
-            info = session.hangup_info
-            self._recorder.ended(session.id, CallEnd(
-                info.cause if info else None, info.cause_text if info else None,
-                info.by if info else "caller", call.branch_data))
+            await self._finish(session, record, call, reason)
+
+    async def _fail(self, session: CallSession, reason: str) -> None:
+        try:
+            await session.reject(PLATFORM_FAILURE, Hangup(*FAILURE_CAUSE, "platform"))
+        except Exception as exc:  # the record is still written; the channel's end is confirmed below
+            log.warning("call %s: hanging up after a failure failed too: %s", session.id, exc)
+
+    async def _finish(self, session: CallSession, record: CallStart, call: CallContext | None,
+                      reason: str | None) -> None:
+        """Confirm the channel is gone, then write its end (and its start, if not yet written)."""
+        if call is None:
+            self._recorder.started(record)
+        try:
+            await session.ensure_gone()
+        except Exception as exc:
+            log.error("call %s: could not confirm its channel is gone: %s", session.id, exc)
+            session.hangup_info = session.hangup_info or LOST
+        info = session.hangup_info or Hangup(None, None, "caller")
+        self._recorder.ended(session.id, CallEnd(info.cause, info.cause_text, info.by,
+                                                 call.branch_data if call else [],
+                                                 reason or session.ended_by_platform))
+
+    def refused_in_dialplan(self, event: Mapping[str, str], why: str | None) -> None:
+        """A call the dialplan refused before Stasis (the admission gate closed, or Stasis()
+        failed): recorded from the AMI UserEvent it raised."""
+        def field(name: str) -> str:
+            value = event.get(name, "")
+            return unquote(value) if isinstance(value, str) else ""
+
+        call_id = field("VcId")
+        if event.get("UserEvent") != "VoicectlRefused" or not call_id:
+            return
+        stasis_failed = field("VcStasis") == "FAILED"
+        reason = "refused: the Stasis app was not registered" if stasis_failed else f"refused: {why or 'gate closed'}"
+        self._recorder.started(CallStart(call_id, "inbound", field("VcExten"), field("VcCaller"), field("VcName"),
+                                         None, now(), None, self._node))
+        self._recorder.ended(call_id, CallEnd(*FAILURE_CAUSE, "platform", [], reason))
 
     async def reconcile(self, live_ids: set[str], owned: set[str]) -> None:
-        gone = await end_orphans(self._db, live_ids, owned)
+        gone = await end_orphans(self._db, self._node, live_ids, owned)
         if gone:
             log.warning("closed %d call records whose channels are gone: %s", len(gone), ", ".join(gone[:10]))
 

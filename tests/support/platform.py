@@ -6,6 +6,7 @@ they share only the Asterisk rootfs, so several run side by side with `make run`
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -64,6 +65,8 @@ class Instance:
             "VOICECTL_AMI_PORT": str(ports["ami"]),
             "VOICECTL_RTP_PORTS": f"{rtp[0]}-{rtp[1]}",
             "VOICECTL_SIP_BIND": "127.0.0.1",
+            # Instances on one machine are separate nodes: their channel ids never collide.
+            "VOICECTL_NODE": f"t{ports['sip']}",
         })
         env.pop("DATABASE_URL", None)
         if database_url:
@@ -132,11 +135,12 @@ class Instance:
     def ari(self, method: str, path: str, params: dict[str, str] | None = None,
             body: dict[str, Any] | None = None) -> Any:
         secrets = json.loads((self.data_dir / "secrets.json").read_text())
-        query = urllib.parse.urlencode({**(params or {}),
-                                        "api_key": f"{secrets['ari_user']}:{secrets['ari_password']}"})
-        req = urllib.request.Request(f"http://127.0.0.1:{self.ports['ari']}/ari/{path}?{query}", method=method,
+        # Credentials in a header, never in the URL (where logs and proxies keep them).
+        basic = base64.b64encode(f"{secrets['ari_user']}:{secrets['ari_password']}".encode()).decode()
+        query = "?" + urllib.parse.urlencode(params) if params else ""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.ports['ari']}/ari/{path}{query}", method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", "Authorization": f"Basic {basic}"})
         with urllib.request.urlopen(req, timeout=10) as r:
             text = r.read()
         return json.loads(text) if text else None

@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
+from xml.sax.saxutils import quoteattr
 
 DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"
 DIGIT_FILE = {"*": "star", "#": "pound"}
@@ -85,10 +86,15 @@ EXPECT_BYE = """
 """
 
 
-def scenario(steps: Sequence[tuple], caller: str = "15551230000", caller_name: str = "SIPp") -> str:
+DEFAULT_URI = "sip:[service]@[remote_ip]:[remote_port]"
+
+
+def scenario(steps: Sequence[tuple], caller: str = "15551230000", caller_name: str = "SIPp",
+             request_uri: str = DEFAULT_URI) -> str:
     """A UAC scenario: INVITE, then the steps. The caller number may hold SIPp keywords
-    such as [call_number] so each call of a load run is told apart."""
-    body = [INVITE]
+    such as [call_number] so each call of a load run is told apart. request_uri replaces the
+    INVITE's (only the INVITE's: what a stranger probing odd URIs would send)."""
+    body = [INVITE.replace(f"INVITE {DEFAULT_URI} SIP/2.0", f"INVITE {request_uri} SIP/2.0")]
     answered = not any(s[0] == "expect" for s in steps)
     if answered:
         body.append(ANSWERED)
@@ -129,13 +135,14 @@ class SippResult:
 
 def run(scenario_xml: str, *, workdir: Path, target: str, service: str, calls: int = 1,
         rate: float = 1.0, limit: int | None = None, local_port: int = 0, media_port: int = 0,
-        timeout: float = 120, extra: Sequence[str] = ()) -> SippResult:
-    """Run SIPp against target (host:port) until `calls` calls have ended."""
+        timeout: float = 120, extra: Sequence[str] = (), local_ip: str = "127.0.0.1") -> SippResult:
+    """Run SIPp against target (host:port) until `calls` calls have ended. local_ip is the
+    address SIPp sends from (any 127.x.y.z works on Linux: a stranger next to a trunk)."""
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "scenario.xml"
     path.write_text(scenario_xml)
     argv = ["sipp", target, "-sf", str(path), "-s", service, "-m", str(calls), "-r", str(rate),
-            "-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin", "-trace_err",
+            "-i", local_ip, "-mi", local_ip, "-nostdin", "-trace_err",
             "-timeout", f"{int(timeout)}s", "-timeout_error", "-recv_timeout", "30000",
             "-error_file", str(workdir / "errors.log")]
     if rate != int(rate):
@@ -149,9 +156,102 @@ def run(scenario_xml: str, *, workdir: Path, target: str, service: str, calls: i
         argv += ["-mp", str(media_port)]
     argv += list(extra)
     proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=timeout + 30)
+    return _result(workdir, proc.returncode, proc.stdout, proc.stderr)
+
+
+def _result(workdir: Path, returncode: int, stdout: str, stderr: str) -> SippResult:
     errors_file = workdir / "errors.log"
-    return SippResult(proc.returncode, proc.stdout, proc.stderr,
+    return SippResult(returncode, stdout, stderr,
                       errors_file.read_text(errors="replace") if errors_file.exists() else "")
+
+
+# A provider's registrar: challenges the first REGISTER (401, digest), checks the answer with
+# SIPp's verifyauth against the credentials it was given (the user name is part of the digest),
+# and only then answers 200. A wrong user name or password gets 403, after which the scenario
+# waits for nothing and fails.
+REGISTRAR = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="registrar">
+  <recv request="REGISTER"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 401 Unauthorized
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      WWW-Authenticate: Digest realm="{realm}", nonce="[pid]n[call_number]", algorithm=MD5
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="REGISTER">
+    <action>
+      <verifyauth assign_to="auth_ok" username="{username}" password={password}/>
+    </action>
+  </recv>
+  <nop hide="true" test="auth_ok" next="good"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 403 Forbidden
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="NEVER" timeout="500"/>
+  <label id="good"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Contact:];expires=600
+      Expires: 600
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"""
+
+
+def registrar(username: str, password: str, realm: str = "provider.example") -> str:
+    return REGISTRAR.format(username=username, password=quoteattr(password), realm=realm)
+
+
+@dataclass
+class Uas:
+    """SIPp waiting for requests (a provider's side), running in the background."""
+
+    proc: subprocess.Popen
+    workdir: Path
+
+    def wait(self, timeout: float = 60) -> SippResult:
+        stdout, stderr = self.proc.communicate(timeout=timeout)
+        return _result(self.workdir, self.proc.returncode, stdout, stderr)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def start_uas(scenario_xml: str, *, workdir: Path, local_ip: str, port: int, calls: int = 1,
+              timeout: float = 60) -> Uas:
+    """Start SIPp as a server on local_ip:port; it exits after `calls` dialogs ended."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "scenario.xml"
+    path.write_text(scenario_xml)
+    argv = ["sipp", "-sf", str(path), "-i", local_ip, "-p", str(port), "-m", str(calls), "-nostdin",
+            "-trace_err", "-trace_msg", "-timeout", f"{int(timeout)}s", "-timeout_error",
+            "-error_file", str(workdir / "errors.log"), "-message_file", str(workdir / "messages.log")]
+    proc = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return Uas(proc, workdir)
 
 
 def _parse_step(text: str) -> tuple:

@@ -1,6 +1,7 @@
 """A scripted caller for the flow engine: no Asterisk, just the Channel interface."""
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -21,6 +22,11 @@ class FakeChannel:
     waits: list[float] = field(default_factory=list)
     flushes: int = 0
     hung_up: bool = False
+    # Keys pressed ahead, before anyone listens (see press()); flush_digits forgets them.
+    pressed: deque[str] = field(default_factory=deque)
+
+    def press(self, key: str) -> None:
+        self.pressed.append(key)
 
     def _listen(self) -> str | None:
         if not self.script:
@@ -34,14 +40,19 @@ class FakeChannel:
         self.played.append(list(media))
         if not barge_in:
             return None
+        if self.pressed:
+            return self.pressed.popleft()
         return self._listen()
 
     async def wait_digit(self, timeout: float) -> str | None:
         self.waits.append(timeout)
+        if self.pressed:
+            return self.pressed.popleft()
         return self._listen()
 
     def flush_digits(self) -> None:
         self.flushes += 1
+        self.pressed.clear()
 
     async def hangup(self) -> None:
         self.hung_up = True

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.calls.recorder import CallRecorder
 from control.calls.service import CallEnd, CallStart, get_call, list_calls
 from control.store.db import make_engine, migrate, sessions
+from control.store.models import CallDeadLetter
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 VISITS = [{"branch": "0", "input": "2"}, {"branch": "900", "input": ""}]
@@ -92,3 +96,98 @@ class FailingOnce:
             self._failed = True
             raise RuntimeError("database unreachable")
         return self._db.begin()
+
+
+# -- nothing is lost: refused rows, over-long fields, a killed process -------------------------
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[async_sessionmaker]:
+    """The same recorder tests on the embedded SQLite and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    await asyncio.to_thread(migrate, url)
+    engine = make_engine(url)
+    yield sessions(engine)
+    await engine.dispose()
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+async def dead_letters(db: async_sessionmaker, call_id: str) -> list[CallDeadLetter]:
+    async with db() as session:
+        return list((await session.scalars(select(CallDeadLetter).where(CallDeadLetter.call_id == call_id))).all())
+
+
+async def test_a_refused_row_becomes_a_dead_letter_and_the_rest_of_the_batch_lands(any_db: async_sessionmaker) -> None:
+    dup, fine, orphan = unique("dup"), unique("fine"), unique("orphan")
+    recorder = CallRecorder(any_db)
+    recorder.started(start(dup))
+    await recorder.flush()
+    recorder.started(start(dup))  # the same id again: the database refuses it
+    recorder.started(start(fine))
+    recorder.ended(orphan, CallEnd(16, "Normal Clearing", "caller", VISITS))  # no row to end
+    await recorder.flush()
+    assert (await get_call(any_db, fine)).caller_name == "Ann"
+    assert recorder.dead_letters == 2
+    [letter] = await dead_letters(any_db, dup)
+    assert letter.kind == "start" and "IntegrityError" in letter.error and letter.payload["caller_name"] == "Ann"
+    [letter] = await dead_letters(any_db, orphan)
+    assert letter.kind == "end" and "StaleDataError" in letter.error and letter.payload["branch_data"] == VISITS
+
+
+async def test_over_long_display_fields_are_cut_with_a_marker_and_the_call_is_recorded(
+        any_db: async_sessionmaker) -> None:
+    call_id = unique("long")
+    recorder = CallRecorder(any_db)
+    recorder.started(CallStart(call_id, "inbound", "9" * 300, "5" * 300, "N" * 1000, "ten_1", T0, T0))
+    recorder.ended(call_id, CallEnd(16, "x" * 500, "platform", VISITS, reason="r" * 900))
+    await recorder.flush()
+    call = await get_call(any_db, call_id)
+    assert recorder.dead_letters == 0
+    assert call.caller_name == "N" * 127 + "~" and call.caller_id == "5" * 63 + "~"
+    assert call.number == "9" * 31 + "~" and len(call.hangup_cause_text) == 64 and len(call.reason) == 200
+
+
+async def test_a_killed_recorder_loses_nothing_the_journal_replays_it(db: async_sessionmaker, tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    first = CallRecorder(db, journal)
+    first.started(start("written"))
+    await first.flush()
+    first.ended("written", CallEnd(16, "Normal Clearing", "platform", VISITS))
+    first.started(start("pending"))
+    first.ended("pending", CallEnd(None, None, "caller", VISITS[:1]))
+    # kill -9: no flush, no close; only what write(2) put in the journal survives.
+    del first
+    assert (await get_call(db, "written")).ended_at is None
+
+    second = CallRecorder(db, journal)
+    assert await second.replay() == 3
+    written, pending = await get_call(db, "written"), await get_call(db, "pending")
+    assert written.branch_data == VISITS and written.hangup_by == "platform"
+    assert pending.branch_data == VISITS[:1] and pending.hangup_by == "caller"
+    assert second.dead_letters == 0
+    assert await CallRecorder(db, journal).replay() == 0, "replayed changes are not replayed twice"
+
+
+async def test_replay_after_a_commit_the_journal_did_not_see_does_not_duplicate(
+        db: async_sessionmaker, tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    first = CallRecorder(db, journal)
+    first.started(start("a"))
+    await first._write(dict(first._new), {})  # committed, then killed before the journal was told
+    second = CallRecorder(db, journal)
+    assert await second.replay() == 1
+    assert second.dead_letters == 0 and len(await list_calls(db)) == 1
+
+
+async def test_a_dead_letter_the_database_refuses_too_goes_to_the_file(db: async_sessionmaker, tmp_path: Path) -> None:
+    recorder = CallRecorder(db, dead_letter_file=tmp_path / "dead.jsonl")
+    async with db.begin() as session:
+        await session.execute(text("DROP TABLE call_dead_letters"))
+    recorder.ended("nobody", CallEnd(16, "Normal Clearing", "caller", VISITS))
+    await recorder.flush()
+    [line] = (tmp_path / "dead.jsonl").read_text().splitlines()
+    assert json.loads(line)["payload"]["id"] == "nobody" and recorder.dead_letters == 1

@@ -88,21 +88,6 @@ def test_numbers_are_stored_e164_and_validated(cli, tenant: str) -> None:
     assert json.loads(cli("number", "list", "--json").output) == []
 
 
-def test_trunks(cli, tmp_path: Path) -> None:
-    out = cli("trunk", "add", "carrier", "--host", "127.0.0.1:5070")
-    assert out.exit_code == 0 and "Asterisk is not running" in out.output
-    rendered = (tmp_path / "data" / "asterisk" / "etc" / "pjsip_trunks.conf").read_text()
-    assert "[carrier]" in rendered and "match = 127.0.0.1" in rendered and "contact = sip:127.0.0.1:5070" in rendered
-    assert json.loads(cli("trunk", "list", "--json").output) == [{"name": "carrier", "host": "127.0.0.1", "port": 5070}]
-    out = cli("trunk", "add", "9bad", "--host", "example.com")
-    assert out.exit_code == 1
-    assert "name: '9bad' must be letters" in out.output and "host: 'example.com' is not an IP" in out.output
-    assert "already exists" in cli("trunk", "add", "carrier", "--host", "127.0.0.2").output
-    assert cli("trunk", "remove", "carrier").exit_code == 0
-    assert "[carrier]" not in (tmp_path / "data" / "asterisk" / "etc" / "pjsip_trunks.conf").read_text()
-    assert json.loads(cli("trunk", "list", "--json").output) == []
-
-
 def test_tenant_key_is_only_stored_hashed(cli, tmp_path: Path) -> None:
     created = json.loads(cli("tenant", "create", "Beta", "--json").output)
     assert "Beta" in cli("tenant", "list").output

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from control.flow.branches.base import Branch, CallContext, optional_branch_ref
@@ -11,6 +12,7 @@ from control.flow.play import PlayItem, dump_play, parse_play
 @dataclass
 class ContentBranch(Branch):
     type = "content"
+    fields = MappingProxyType({"type": "content", "play": None, "next": None})
     id: str
     play: list[PlayItem]
     next: str | None

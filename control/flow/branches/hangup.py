@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from control.flow.branches.base import Branch, CallContext
@@ -11,6 +12,7 @@ from control.flow.play import PlayItem, dump_play, parse_play
 @dataclass
 class HangupBranch(Branch):
     type = "hangup"
+    fields = MappingProxyType({"type": "hangup", "play": None})
     id: str
     play: list[PlayItem]
 

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-from control.flow.branches.base import Branch, CallContext, number, optional_branch_ref
+from control.flow.branches.base import (Branch, CallContext, integer, keyed_by_id, number, optional_branch_ref,
+                                        to_branch_id)
 from control.flow.play import PlayItem, dump_play, parse_play
 
-KEY = re.compile(r"^[0-9*#%]$")
-DEFAULTS = {"timeout": 5, "retries": 2}
+KEY = re.compile(r"[0-9*#%]")
+KEY_RULE = "a key is one of 0-9, *, # or % (any key)"
 
 
 @dataclass
 class MenuBranch(Branch):
     type = "menu"
+    fields = MappingProxyType({"type": "menu", "play": None, "inputs": None, "timeout": 5, "retries": 2,
+                               "on_timeout": None})
     id: str
     play: list[PlayItem]
     inputs: dict[str, str]
@@ -30,25 +34,12 @@ class MenuBranch(Branch):
     @classmethod
     def parse(cls, branch_id: str, raw: dict[str, Any], errors: list[str]) -> "MenuBranch":
         where = f"branches.{branch_id}"
-        inputs: dict[str, str] = {}
-        raw_inputs = raw.get("inputs")
-        if not isinstance(raw_inputs, dict) or not raw_inputs:
-            errors.append(f"{where}.inputs: a menu needs inputs mapping keys to branches")
-        else:
-            for key, target in raw_inputs.items():
-                key = str(key)
-                if not KEY.match(key):
-                    errors.append(f"{where}.inputs.{key}: a key is one of 0-9, *, # or % (any key)")
-                elif isinstance(target, bool) or not isinstance(target, (str, int)) or not str(target).strip():
-                    errors.append(f"{where}.inputs.{key}: must be a branch number")
-                else:
-                    inputs[key] = str(target)
         return cls(
             branch_id,
             parse_play(raw.get("play"), f"{where}.play", errors),
-            inputs,
-            number(raw, "timeout", DEFAULTS["timeout"], where, errors, low=0.5, high=120),
-            int(number(raw, "retries", DEFAULTS["retries"], where, errors, low=0, high=20)),
+            _parse_inputs(raw.get("inputs"), f"{where}.inputs", errors),
+            number(raw, "timeout", cls.fields["timeout"], where, errors, low=0.5, high=120),
+            integer(raw, "retries", cls.fields["retries"], where, errors, low=0, high=20),
             optional_branch_ref(raw, "on_timeout", where, errors),
         )
 
@@ -80,3 +71,20 @@ class MenuBranch(Branch):
         if self.on_timeout:
             out["on_timeout"] = self.on_timeout
         return out
+
+
+def _parse_inputs(raw: Any, where: str, errors: list[str]) -> dict[str, str]:
+    """Keys to branch ids; key 1 and key "1" are one key, as are targets 9 and "9"."""
+    if not isinstance(raw, dict) or not raw:
+        errors.append(f"{where}: a menu needs inputs mapping keys to branches")
+        return {}
+    inputs: dict[str, str] = {}
+    for key, target in keyed_by_id(raw, where, "key", KEY_RULE, errors).items():
+        ref = to_branch_id(target)
+        if not KEY.fullmatch(key):
+            errors.append(f"{where}.{key}: {KEY_RULE}")
+        elif ref is None:
+            errors.append(f"{where}.{key}: must be a branch number")
+        else:
+            inputs[key] = ref
+    return inputs

@@ -1,0 +1,68 @@
+"""Secrets and file modes: nothing in the data directory is for other local users, and a
+data directory from an older version is brought up to date."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from control.pbx.modes import tighten
+from control.pbx.secrets import load_or_create
+from control.telephony.ari import _HeaderAuthHttp
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_secrets_are_created_private_with_a_webhook_signing_key(tmp_path: Path) -> None:
+    created = load_or_create(tmp_path)
+    assert mode(tmp_path / "secrets.json") == 0o600
+    assert len(created.webhook_signing_key) >= 32 and created.ari_password != created.ami_password
+    assert load_or_create(tmp_path) == created, "a second start keeps every secret"
+
+
+def test_an_older_secrets_file_gains_the_signing_key_and_keeps_its_passwords(tmp_path: Path) -> None:
+    old = {"ari_user": "voicectl", "ari_password": "a" * 10, "ami_user": "voicectl", "ami_password": "b" * 10}
+    (tmp_path / "secrets.json").write_text(json.dumps(old))
+    os.chmod(tmp_path / "secrets.json", 0o644)
+    upgraded = load_or_create(tmp_path)
+    assert (upgraded.ari_password, upgraded.ami_password) == ("a" * 10, "b" * 10)
+    assert upgraded.webhook_signing_key
+    assert json.loads((tmp_path / "secrets.json").read_text())["webhook_signing_key"] == upgraded.webhook_signing_key
+    assert mode(tmp_path / "secrets.json") == 0o600
+
+
+def test_tighten_takes_away_what_other_users_could_read(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "journal").mkdir(parents=True)
+    for name in ("voicectl.db", "voicectl.db-wal", "secrets.json", "journal/calls.00000001.jsonl"):
+        (data / name).write_text("x")
+        os.chmod(data / name, 0o644)
+    os.chmod(data, 0o755)
+    changed = tighten(data)
+    assert mode(data) == 0o711 and mode(data / "journal") == 0o700
+    assert all(mode(data / n) == 0o600 for n in ("voicectl.db", "voicectl.db-wal", "secrets.json",
+                                                   "journal/calls.00000001.jsonl"))
+    assert len(changed) == 6 and tighten(data) == []
+
+
+async def test_the_ari_websocket_carries_its_credentials_in_a_header_not_the_url() -> None:
+    seen: dict[str, Any] = {}
+
+    class Session:
+        async def ws_connect(self, url: str, **kwargs: Any) -> object:
+            seen.update(url=url, **kwargs)
+            return object()
+
+        async def close(self) -> None:
+            return None
+
+    client = _HeaderAuthHttp("127.0.0.1", "voicectl", "s3cret-pw")
+    await client.session.close()
+    client.session = Session()  # type: ignore[assignment]
+    await client.ws_connect("ws://127.0.0.1:8088/ari/events", {"app": "voicectl"})
+    assert "s3cret" not in seen["url"] and "api_key" not in seen["url"] and seen["url"].endswith("?app=voicectl")
+    assert seen["headers"]["Authorization"].startswith("Basic ") and seen["heartbeat"] > 0
