@@ -8,8 +8,9 @@ export VOICECTL_DATA_DIR ?= /var/lib/voicectl
 export VOICECTL_ASTERISK_ROOTFS ?= $(VOICECTL_DATA_DIR)/rootfs
 PYTEST_ARGS ?= -ra
 BENCH_ARGS ?=
+OVERLOAD_ARGS ?=
 
-.PHONY: setup test-deps run test bench clean
+.PHONY: setup test-deps run test test-compose bench bench-overload clean
 
 $(BIN)/voicectl: pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
@@ -19,7 +20,7 @@ $(BIN)/voicectl: pyproject.toml
 	@touch $@
 
 setup: $(BIN)/voicectl
-	asterisk/install.sh $(VOICECTL_ASTERISK_ROOTFS)
+	control/assets/asterisk/install.sh $(VOICECTL_ASTERISK_ROOTFS)
 	$(BIN)/voicectl init
 
 run: setup
@@ -33,8 +34,17 @@ test-deps:
 test: setup test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The container stack (docker-compose.yml): podman and the rest of its set-up, then a clean
+# build, a SIP call through it and a teardown. Minutes: CI runs it as a stage of its own.
+test-compose: setup
+	containers/setup.sh $(VENV)
+	$(BIN)/python -m pytest tests/compose $(PYTEST_ARGS)
+
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-overload: setup
+	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

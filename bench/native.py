@@ -10,11 +10,11 @@ from pathlib import Path
 
 import yaml
 
+from control.assets import DEMO_IVR
 from control.media.tts import TtsCache
 from control.pbx.config import layout
-from control.settings import REPO_ROOT, Settings
+from control.settings import Settings
 
-DEMO_IVR = REPO_ROOT / "examples" / "demo-ivr.yaml"
 NATIVE_NUMBER = "8005550199"
 
 PATHS_FILE = "bench-native-paths.txt"  # in the instance's log directory, which Asterisk owns

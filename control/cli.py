@@ -17,6 +17,7 @@ import uvloop
 import yaml
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from control.assets import DEMO_IVR, INSTALL_SCRIPT
 from control.calls import service as calls
 from control.errors import Invalid, ServiceError
 from control.flow.loader import DocumentError, read_document
@@ -26,7 +27,7 @@ from control.pbx import config as pbx_config
 from control.pbx import modes
 from control.pbx.secrets import load_or_create
 from control.pbx.sync import Applied, apply_trunks, trunk_confs
-from control.settings import REPO_ROOT, Settings
+from control.settings import Settings
 from control.store.db import make_engine, migrate, sessions
 from control.tenants import service as tenants
 from control.trunks import service as trunks
@@ -35,7 +36,6 @@ from control.trunks.passwords import TrunkPasswords
 
 T = TypeVar("T")
 DEMO_NUMBER = "+18005550100"
-DEMO_IVR = REPO_ROOT / "examples" / "demo-ivr.yaml"
 
 
 def _with_db(settings: Settings, work: Callable[[async_sessionmaker], Awaitable[T]]) -> T:
@@ -72,14 +72,17 @@ def main(ctx: click.Context, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Nothing voicectl writes (database, journal, rendered config, media) is for other users.
     os.umask(modes.UMASK)
-    ctx.obj = Settings.from_env()
+    try:
+        ctx.obj = Settings.from_env()
+    except ValueError as exc:  # a setting that does not parse: one line, not a traceback
+        raise click.ClickException(f"bad setting: {exc}")
 
 
 @main.command()
 @click.pass_obj
 def install(settings: Settings) -> None:
     """Install Asterisk (host package or a cached Debian sid rootfs), SIPp, espeak-ng, sox."""
-    subprocess.run([str(REPO_ROOT / "asterisk" / "install.sh"), str(settings.asterisk_rootfs)], check=True)
+    subprocess.run(["bash", str(INSTALL_SCRIPT), str(settings.asterisk_rootfs)], check=True)
 
 
 @main.command()
@@ -94,6 +97,9 @@ def init(settings: Settings) -> None:
         click.echo(f"closed {closed} call records left open by a control plane from before node names")
     for path in modes.tighten(settings.data_dir):
         click.echo(f"made {path} private")
+    for number, errors in _with_db(settings, ivrs.stored_problems).items():
+        click.echo(f"warning: the IVR of {number} breaks today's rules; its calls are refused (503) until "
+                   f"it is imported again:\n" + "\n".join(f"  {e}" for e in errors), err=True)
     where = pbx_config.render(settings, secrets, confs)
     click.echo(f"data directory {settings.data_dir} ready; Asterisk config in {where.host_dir / 'etc'}")
 
@@ -320,7 +326,8 @@ def _call_dict(c: Any) -> dict[str, Any]:
     return {"id": c.id, "direction": c.direction, "number": c.number, "caller_id": c.caller_id,
             "caller_name": c.caller_name, "tenant_id": c.tenant_id, "started_at": c.started_at,
             "answered_at": c.answered_at, "ended_at": c.ended_at, "hangup_cause": c.hangup_cause,
-            "hangup_cause_text": c.hangup_cause_text, "hangup_by": c.hangup_by, "branch_data": c.branch_data}
+            "hangup_cause_text": c.hangup_cause_text, "hangup_by": c.hangup_by, "reason": c.reason,
+            "node": c.node, "branch_data": c.branch_data}
 
 
 @calls_group.command("list")
@@ -345,13 +352,17 @@ def calls_show(settings: Settings, call_id: str) -> None:
 
 # -- the demo ---------------------------------------------------------------------------------
 @main.command()
+@click.option("--if-missing", is_flag=True,
+              help="Only when the demo number is not provisioned yet: never undo an operator's changes.")
 @click.pass_obj
-def demo(settings: Settings) -> None:
+def demo(settings: Settings, if_missing: bool) -> None:
     """Provision the demo: a tenant, a trunk for 127.0.0.1 and the demo IVR on +18005550100."""
     document = _load_document(DEMO_IVR)
 
-    async def work(db: async_sessionmaker) -> str:
+    async def work(db: async_sessionmaker) -> Applied | None:
         existing = {n.e164: n for n in await numbers.list_numbers(db)}
+        if if_missing and DEMO_NUMBER in existing:
+            return None
         if DEMO_NUMBER not in existing:
             created = await tenants.create_tenant(db, "demo")
             await numbers.add_number(db, DEMO_NUMBER, created.id)
@@ -361,7 +372,11 @@ def demo(settings: Settings) -> None:
         await ivrs.import_ivr(db, DEMO_NUMBER, document)
         return await apply_trunks(settings, db)
 
-    _report(settings, f"demo IVR on {DEMO_NUMBER}; trunk 'local' accepts calls from 127.0.0.1", _with_db(settings, work))
+    applied = _with_db(settings, work)
+    if applied is None:
+        click.echo(f"{DEMO_NUMBER} is provisioned already; the demo left it as it is")
+        return
+    _report(settings, f"demo IVR on {DEMO_NUMBER}; trunk 'local' accepts calls from 127.0.0.1", applied)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from aiohttp import web
 from control.api.app import build_app
 from control.calls.recorder import CallRecorder
 from control.calls.service import close_nodeless
+from control.ivrs.service import stored_problems
 from control.media.tts import HttpMedia, TtsCache
 from control.pbx import config
 from control.pbx.check import health as trunk_health
@@ -40,6 +41,9 @@ async def serve(settings: Settings) -> None:
     # What a killed predecessor decided but never wrote goes in before any new call.
     await recorder.replay()
     await close_nodeless(db)
+    for number, errors in (await stored_problems(db)).items():
+        log.error("the IVR of %s breaks today's rules; its calls are refused (503) until it is imported "
+                  "again: %s", number, "; ".join(errors))
     # The handler asks admission, which counts the link's calls: bound late, once all three exist.
     inbound = InboundCalls(db, HttpMedia(tts, settings.media_url), recorder, settings.node,
                            InboundLimits(max_call_seconds=settings.max_call_seconds),

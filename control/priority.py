@@ -3,8 +3,11 @@
 One event-loop thread serves every call, while Asterisk runs a thread per channel. At equal
 priority the kernel gives the loop one share among hundreds of runnable threads under load,
 and every call waits on it: at 80 calls/s INVITE->200 p95 swung from 0.1 s to 6 s between
-identical runs (bench/README.md). So `voicectl up` raises the loop thread's priority, and the
-programs it starts (Asterisk, espeak-ng, sox) run at the ordinary one.
+identical runs (bench/README.md). Raising the loop's priority (VOICECTL_NICE below 0) tamed
+that before admission control existed; with admission control it only took CPU from
+Asterisk's media threads (p95 0.2 s at normal priority, 0.8-1.3 s at -10, with 1.5x the clean
+rate offered), so the default is 0. When it is raised, the programs `voicectl up` starts
+(Asterisk, espeak-ng, sox) still run at the ordinary priority.
 """
 from __future__ import annotations
 

@@ -65,3 +65,17 @@ async def route_for(db: async_sessionmaker, dialled: str) -> Route | None:
         return None
     tenant_id, document = found
     return Route(e164, tenant_id, parse_ivr(document) if document is not None else None)
+
+
+async def stored_problems(db: async_sessionmaker) -> dict[str, list[str]]:
+    """Stored IVRs the current rules refuse (imported under older, looser ones): each such
+    number would answer every call with 503, so `init` and `up` name them."""
+    async with db() as session:
+        rows = (await session.execute(select(IvrRow.number, IvrRow.document))).all()
+    problems: dict[str, list[str]] = {}
+    for number, document in rows:
+        try:
+            parse_ivr(document)
+        except IvrInvalid as exc:
+            problems[number] = exc.errors
+    return problems

@@ -1,12 +1,13 @@
-"""Render Asterisk's configuration from the repo's templates into the instance directory.
+"""Render Asterisk's configuration from the packaged templates into the instance directory.
 
-Nothing under the repo is written: templates live in asterisk/templates and dialplan/, the
-result in DATA_DIR/asterisk/etc. Rendering is idempotent and cheap, so every start and every
+Nothing in the package is written: templates live in control/assets/asterisk/templates and
+control/assets/dialplan, the result in DATA_DIR/asterisk/etc. Rendering is idempotent and cheap, so every start and every
 trunk change re-renders.
 """
 from __future__ import annotations
 
 import logging
+import ipaddress
 import os
 import shutil
 from dataclasses import dataclass
@@ -15,16 +16,17 @@ from typing import Iterable
 
 import jinja2
 
+from control.files import ORDINARY, OWNER_ONLY, replace_whole
+from control.assets import TEMPLATE_DIRS
 from control.errors import Invalid
 from control.pbx.secrets import PbxSecrets
-from control.settings import REPO_ROOT, Settings
+from control.settings import Settings
 from control.trunks import validate
 from control.trunks.passwords import TrunkPasswords
 from control.trunks.service import TrunkSpec, parse_trunk
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIRS = [REPO_ROOT / "asterisk" / "templates", REPO_ROOT / "dialplan"]
 INSTANCE_SUBDIRS = ("etc", "run", "db", "spool", "log", "keys", "media")
 ROOTFS_MOUNT = "/srv/voicectl"
 # Rendered files that hold secrets (ARI and AMI passwords, trunk credentials): readable by
@@ -48,10 +50,10 @@ def host_asterisk() -> str | None:
 
 def layout(settings: Settings) -> Layout:
     host_dir = settings.asterisk_dir
-    if not settings.manage_asterisk:
-        # Asterisk in another container mounts the same volume at the same path.
-        return Layout(host_dir, str(host_dir), os.getuid(), os.getgid())
-    if host_asterisk():
+    if not settings.manage_asterisk or host_asterisk():
+        # A host Asterisk reads the instance in place. One in another container mounts the
+        # same volume at the same path, as the user the control image names `asterisk` too,
+        # with the same uid (Dockerfile): what the control plane writes there is that user's.
         import pwd
 
         try:
@@ -117,27 +119,43 @@ def _trunk_values(settings: Settings, trunks: Iterable[TrunkSpec]) -> dict[str, 
     return {"trunks": renderable(settings, trunks), "rtp_timeout": settings.rtp_timeout}
 
 
+def _control_listener(asterisk_host: str) -> tuple[str, str]:
+    """Where ARI and AMI listen and whom AMI lets in: the address the control plane reaches
+    Asterisk at (loopback by default). Only a host name (a compose service, say) leaves them
+    on every address, with AMI open to any source: firewall it."""
+    if asterisk_host == "localhost":
+        return "127.0.0.1", "127.0.0.1/255.255.255.255"
+    try:
+        address = ipaddress.ip_address(asterisk_host.strip("[]"))
+    except ValueError:
+        return "0.0.0.0", "0.0.0.0/0.0.0.0"
+    # On loopback only the control plane's own address gets in; elsewhere it may come from
+    # any address of its network, which the operator's firewall narrows.
+    return str(address), f"{address}/{address.max_prefixlen}" if address.is_loopback else "0.0.0.0/0.0.0.0"
+
+
 def render(settings: Settings, secrets: PbxSecrets, trunks: Iterable[TrunkSpec]) -> Layout:
     """Write every config file; return the layout so the runner knows where it is."""
     where = layout(settings)
     for sub in INSTANCE_SUBDIRS:
         (where.host_dir / sub).mkdir(parents=True, exist_ok=True)
     # ARI and AMI listen on loopback unless the control plane reaches Asterisk elsewhere.
-    loopback_only = settings.asterisk_host in ("127.0.0.1", "localhost")
+    ari_bind, ami_permit = _control_listener(settings.asterisk_host)
     values = {
         "inst": where.seen_as,
         "moddir": module_dir(settings),
         "etc": where.host_dir / "etc",
         "systemname": settings.node,
-        "ari_bind": "127.0.0.1" if loopback_only else "0.0.0.0",
+        "ari_bind": ari_bind,
         "ari_port": settings.ari_port,
         "ami_port": settings.ami_port,
-        "ami_permit": "127.0.0.1/255.255.255.255" if loopback_only else "0.0.0.0/0.0.0.0",
+        "ami_permit": ami_permit,
         "sip_bind": settings.sip_bind,
         "sip_port": settings.sip_port,
         "rtp_start": settings.rtp_ports[0],
         "rtp_end": settings.rtp_ports[1],
         "app": settings.app_name,
+        "test_caller": settings.test_caller,
         **_trunk_values(settings, trunks),
         **{k: v for k, v in secrets.__dict__.items()},
     }
@@ -170,19 +188,16 @@ def _write_if_changed(target: Path, text: str, private: bool = False) -> bool:
         if private:
             os.chmod(target, 0o600)  # one an older version wrote was readable by everyone
         return False
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.unlink(missing_ok=True)  # O_CREAT keeps an existing file's mode: start from none
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.replace(tmp, target)
+    replace_whole(target, text, OWNER_ONLY if private else ORDINARY)
     return True
 
 
 def _chown_tree(where: Layout) -> None:
     if os.getuid() != 0:
         return
+    # Asterisk's user owns log/, spool/ and run/ and may plant links there: never follow one,
+    # or this root-run walk would hand the link's target (say /etc/shadow) to that user.
     for root, dirs, files in os.walk(where.host_dir):
-        os.chown(root, where.uid, where.gid)
-        for name in files:
-            os.chown(os.path.join(root, name), where.uid, where.gid)
+        os.chown(root, where.uid, where.gid, follow_symlinks=False)
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            os.chown(os.path.join(root, name), where.uid, where.gid, follow_symlinks=False)

@@ -1,4 +1,5 @@
-"""Keep one Asterisk running: start it with asterisk/run.sh, restart it when it dies."""
+"""Keep one Asterisk running: start it with run.sh (control/assets/asterisk/), restart it
+when it dies."""
 from __future__ import annotations
 
 import asyncio
@@ -8,11 +9,11 @@ import signal
 import time
 from pathlib import Path
 
+from control.assets import RUN_SCRIPT
 from control.priority import at_normal_priority
-from control.settings import REPO_ROOT, Settings
+from control.settings import Settings
 
 log = logging.getLogger(__name__)
-RUNNER = REPO_ROOT / "asterisk" / "run.sh"
 
 
 class AsteriskSupervisor:
@@ -36,7 +37,7 @@ class AsteriskSupervisor:
                 # stdin stays open and unused: run.sh stops Asterisk when it closes, which
                 # is also what happens when this process dies, however it dies.
                 self._proc = await asyncio.create_subprocess_exec(
-                    *at_normal_priority([str(RUNNER), str(self._settings.asterisk_dir),
+                    *at_normal_priority(["bash", str(RUN_SCRIPT), str(self._settings.asterisk_dir),
                                          str(self._settings.asterisk_rootfs)]),
                     stdin=asyncio.subprocess.PIPE, stdout=console, stderr=console,
                     start_new_session=True,

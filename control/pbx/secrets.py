@@ -9,6 +9,8 @@ import secrets
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from control.files import OWNER_ONLY, replace_whole
+
 
 @dataclass(frozen=True)
 class PbxSecrets:
@@ -38,10 +40,4 @@ def load_or_create(data_dir: Path) -> PbxSecrets:
 
 
 def _write(path: Path, values: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    # Written with 0600 from the start: the file never exists readable by others.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(values, out)
-    os.replace(tmp, path)
+    replace_whole(path, json.dumps(values), OWNER_ONLY)

@@ -14,6 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
+from control.settings import Settings
+
 log = logging.getLogger(__name__)
 
 GATE = "VOICECTL_ADMIT"
@@ -24,8 +26,8 @@ REFRESH_S = 1.0
 
 @dataclass
 class AdmissionLimits:
-    max_calls: int = 1000
-    max_lag_ms: float = 500.0
+    max_calls: int = Settings.max_calls
+    max_lag_ms: float = Settings.max_loop_lag_ms
 
 
 class Admission:

@@ -1,4 +1,5 @@
-"""AMI over panoramisk: health figures and reloads. Events are off: the Stasis app gets call
+"""AMI over panoramisk: health figures, reloads, and the dialplan's UserEvents (calls it
+refused before Stasis, to record them). Other events are off: the Stasis app gets call
 events over ARI, and streaming every call's AMI events too would cost CPU for nothing."""
 from __future__ import annotations
 

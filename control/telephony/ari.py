@@ -184,37 +184,64 @@ class AriLink:
         except Exception as exc:  # an Asterisk without filters just sends more: slower, not wrong
             log.warning("could not filter ARI events: %s", exc)
 
-    async def _reconcile(self, ops: AriHttp) -> None:
+    async def _reconcile(self, ops: AriHttp, look_again: bool = True) -> None:
         """After (re)connecting: each live call is resynced (events missed while the socket
         was down are made up), calls Asterisk no longer has are ended, and channels in our app
-        that no session owns (this process restarted under them) are hung up."""
+        that no session owns (this process restarted under them) are hung up and their
+        records closed. Unowned channels too young to judge are looked at again later."""
+        # Only sessions that existed before the GET are judged by it: one whose StasisStart
+        # arrives while it is under way is newer than the list.
+        known = dict(self._calls)
         live = {c["id"]: c for c in await ops.channels()}
-        for call_id, session in list(self._calls.items()):
+        for call_id, session in known.items():
             playback = session.waiting_on_playback
             playing = await ops.playback_exists(playback) if playback and call_id in live else None
             session.resync(call_id in live, playing)
         now = datetime.now(timezone.utc)
-        for channel in live.values():
-            if channel["id"] not in self._calls and self._is_orphan(channel, now):
+        unowned = [c for c in live.values() if c["id"] not in self._calls and self._in_app(c)]
+        hung: set[str] = set()
+        for channel in unowned:
+            if self._older_than(channel, now, ORPHAN_AGE_S):
                 log.warning("hanging up orphaned channel %s", channel["id"])
                 try:
                     await ops.hangup(channel["id"])
                 except Exception:
                     pass
+                hung.add(channel["id"])
+        if look_again and len(hung) < len(unowned):
+            self._later(self._look_again(ops))
         # The database part runs on its own: an unreachable database must not make ARI flap.
+        # The orphans just hung up are gone: their records are closed with the rest.
         if self._reconciling is None or self._reconciling.done():
-            self._reconciling = asyncio.ensure_future(self._reconcile_records(set(live)))
+            self._reconciling = asyncio.ensure_future(self._reconcile_records(set(live) - hung))
 
-    def _is_orphan(self, channel: dict[str, Any], now: datetime) -> bool:
+    async def _look_again(self, ops: AriHttp) -> None:
+        """Young unowned channels: by now their StasisStart came (they have a session) or never
+        will (lost with the old socket) and they are old enough to hang up."""
+        await self._sleep(ORPHAN_AGE_S + 0.5)
+        if self.connected.is_set() and not self._stopping.is_set():
+            try:
+                await self._reconcile(ops, look_again=False)
+            except Exception as exc:
+                log.warning("second look at unowned channels failed: %s", exc)
+
+    def _later(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _in_app(self, channel: dict[str, Any]) -> bool:
         dialplan = channel.get("dialplan", {})
-        if dialplan.get("app_name") != "Stasis" or \
-                str(dialplan.get("app_data", "")).split(",")[0] != self._settings.app_name:
-            return False
+        return dialplan.get("app_name") == "Stasis" and \
+            str(dialplan.get("app_data", "")).split(",")[0] == self._settings.app_name
+
+    @staticmethod
+    def _older_than(channel: dict[str, Any], now: datetime, seconds: float) -> bool:
         try:
             created = datetime.fromisoformat(channel.get("creationtime", ""))
         except ValueError:
             return True
-        return (now - created).total_seconds() > ORPHAN_AGE_S
+        return (now - created).total_seconds() > seconds
 
     async def _reconcile_records(self, live_ids: set[str]) -> None:
         backoff = 1.0

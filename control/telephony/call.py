@@ -72,6 +72,11 @@ class CallSession:
         return str(self.channel.get("dialplan", {}).get("exten", ""))
 
     @property
+    def to_user(self) -> str:
+        """The To header's user (the dialplan's second Stasis argument, digits and + only)."""
+        return self.args[1] if len(self.args) > 1 else ""
+
+    @property
     def caller(self) -> tuple[str, str]:
         c = self.channel.get("caller", {})
         return str(c.get("number", "")), str(c.get("name", ""))

@@ -26,6 +26,7 @@ from control.flow.channel import CallerHungUp
 from control.flow.engine import run_ivr
 from control.flow.play import MediaResolver
 from control.ivrs.routes import RouteCache
+from control.settings import Settings
 from control.telephony.call import CallSession, Hangup
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ FAILURE_CAUSE = (34, "Circuit/channel congestion")
 
 @dataclass(frozen=True)
 class InboundLimits:
-    max_call_seconds: float = 4 * 3600
+    max_call_seconds: float = Settings.max_call_seconds
 
 
 def _always_admit(counting_this: bool = False) -> str | None:
@@ -77,12 +78,15 @@ class InboundCalls:
                 await self._fail(session, reason)
                 return
             route = await self._routes.get(session.dialled)
+            if route is None and session.to_user and session.to_user != session.dialled:
+                route = await self._routes.get(session.to_user)
             if route is not None:
                 record = replace(record, tenant_id=route.tenant_id)
             if route is None or route.ivr is None:
                 reason = "no such number" if route is None else "number has no IVR"
                 # Cause 1 (unallocated) is sent to the SIP peer as 404 Not Found.
-                log.warning("refusing call %s from %s to %s: %s", session.id, caller_id, session.dialled, reason)
+                log.warning("refusing call %s from %s to %s (To %s): %s", session.id, caller_id, session.dialled,
+                            session.to_user or "-", reason)
                 await session.reject("unallocated", UNALLOCATED)
                 return
             record = replace(record, number=route.number)
@@ -90,10 +94,13 @@ class InboundCalls:
             record = replace(record, answered_at=now())
             self._recorder.started(record)
             call = CallContext(session, self._media)
+            cap = asyncio.timeout(self._limits.max_call_seconds)
             try:
-                async with asyncio.timeout(self._limits.max_call_seconds):
+                async with cap:
                     await run_ivr(route.ivr, call)
             except TimeoutError:
+                if not cap.expired():
+                    raise  # a request that timed out inside the IVR, not the cap
                 reason = f"call longer than {self._limits.max_call_seconds:g} s"
                 log.warning("call %s: %s; hanging up", session.id, reason)
                 await session.hangup()

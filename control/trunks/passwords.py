@@ -4,8 +4,9 @@ database dump or a shared PostgreSQL never carries a provider's password."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from control.files import OWNER_ONLY, replace_whole
 
 FILE_NAME = "trunk_passwords.json"
 
@@ -27,11 +28,4 @@ class TrunkPasswords:
                 return
         else:
             stored[trunk] = password
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)  # a leftover would keep its own mode
-        # Created 0600: never readable by others, not even for a moment.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(stored, out)
-        os.replace(tmp, self.path)
+        replace_whole(self.path, json.dumps(stored), OWNER_ONLY)

@@ -57,3 +57,16 @@ def test_caller_bye_mid_menu(platform: Instance, tmp_path: Path) -> None:
     assert_ok(sip_call(platform, tmp_path, "8005550100", [("pause", 1000), ("bye",)], caller))
     call = wait_call(platform, lambda c: c.caller_id == caller)
     assert call.hangup_by == "caller" and call.branch_data == []
+
+
+def test_a_call_to_a_registered_contact_is_routed_by_its_to_header(platform: Instance, tmp_path: Path) -> None:
+    """Providers call the contact a trunk registered (user "s") and name the number in To."""
+    caller = f"1555{random.randrange(10**6, 10**7)}"
+    steps = [("pause", 500), ("dtmf", "2"), ("expect_bye",)]
+    result = sipp.run(sipp.scenario(steps, caller=caller, request_uri="sip:s@[remote_ip]:[remote_port]"),
+                      workdir=tmp_path, target=platform.sip_target, service="8005550100",
+                      media_port=random.randrange(36000, 38000, 2), timeout=60)
+    assert result.ok, platform.log_tail(5)
+    call = wait_call(platform, lambda c: c.caller_id == caller)
+    assert call.number == "+18005550100"
+    assert call.branch_data == [{"branch": "0", "input": "2"}, {"branch": "900", "input": ""}]

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from control.pbx.process import RUNNER
+from control.assets import RUN_SCRIPT
 from tests.integration.conftest import require_asterisk, wait_call
 from tests.integration.test_local_calls import call_local
 from tests.integration.test_restart import wait_call_up, wait_health
@@ -91,7 +91,7 @@ def test_a_stasis_that_fails_is_refused_with_503(tmp_path: Path) -> None:
     instance = make(tmp_path)
     instance.cli("init")
     settings = instance.settings
-    asterisk = subprocess.Popen([str(RUNNER), str(settings.asterisk_dir), str(settings.asterisk_rootfs)],
+    asterisk = subprocess.Popen(["bash", str(RUN_SCRIPT), str(settings.asterisk_dir), str(settings.asterisk_rootfs)],
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
     try:

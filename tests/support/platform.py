@@ -67,6 +67,7 @@ class Instance:
             "VOICECTL_SIP_BIND": "127.0.0.1",
             # Instances on one machine are separate nodes: their channel ids never collide.
             "VOICECTL_NODE": f"t{ports['sip']}",
+            "VOICECTL_TEST_CALLER": "1",
         })
         env.pop("DATABASE_URL", None)
         if database_url:

@@ -1,6 +1,7 @@
 """SIPp as a real phone: build a UAC scenario from a few steps and run it.
 
-Steps: ("pause", ms), ("dtmf", "1") (RFC 2833 from SIPp's own captures), ("bye",) (the caller
+Steps: ("may_refuse", code) (the call may be refused with that code, which then ends it
+as expected), ("pause", ms), ("dtmf", "1") (RFC 2833 from SIPp's own captures), ("bye",) (the caller
 hangs up), ("expect_bye",) (the platform must hang up), ("expect", code) (a final response
 other than 200, e.g. 404, that ends the call).
 """
@@ -96,6 +97,10 @@ def scenario(steps: Sequence[tuple], caller: str = "15551230000", caller_name: s
     INVITE's (only the INVITE's: what a stranger probing odd URIs would send)."""
     body = [INVITE.replace(f"INVITE {DEFAULT_URI} SIP/2.0", f"INVITE {request_uri} SIP/2.0")]
     answered = not any(s[0] == "expect" for s in steps)
+    refusal = next((int(s[1]) for s in steps if s[0] == "may_refuse"), None)
+    if refusal is not None:
+        # A refusal (e.g. 503 from admission control) is an expected end, not a failure.
+        body.append(f'  <recv response="{refusal}" optional="true" next="refused"/>\n')
     if answered:
         body.append(ANSWERED)
     for step in steps:
@@ -112,8 +117,13 @@ def scenario(steps: Sequence[tuple], caller: str = "15551230000", caller_name: s
             body.append(EXPECT_BYE)
         elif kind == "expect":
             body.append(REFUSED.format(code=int(step[1])))
+        elif kind == "may_refuse":
+            continue
         else:
             raise ValueError(f"unknown SIPp step {step!r}")
+    if refusal is not None:
+        body.append('  <pause milliseconds="0" next="done"/>\n  <label id="refused"/>\n'
+                    + _in_dialog("ACK", 1) + '  <label id="done"/>\n')
     caller_vars = (f'  <nop><action><assignstr assign_to="caller" value="{caller}"/>'
                    f'<assignstr assign_to="caller_name" value="{caller_name}"/></action></nop>\n')
     return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="voicectl">\n'

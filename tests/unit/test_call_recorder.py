@@ -25,15 +25,6 @@ def start(call_id: str) -> CallStart:
     return CallStart(call_id, "inbound", "+18005550100", "15551230000", "Ann", "ten_1", T0, T0)
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[async_sessionmaker]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}"
-    await asyncio.to_thread(migrate, url)
-    engine = make_engine(url)
-    yield sessions(engine)
-    await engine.dispose()
-
-
 async def test_a_call_that_ends_within_one_batch_is_inserted_whole(db: async_sessionmaker) -> None:
     recorder = CallRecorder(db)
     recorder.started(start("a"))

@@ -3,7 +3,7 @@ session must behave alike, or the engine's tests prove nothing about real calls.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Protocol
 
 import pytest
 

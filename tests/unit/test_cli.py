@@ -110,3 +110,13 @@ def _reset_postgres(url: str) -> None:
         await engine.dispose()
 
     asyncio.run(drop())
+
+
+def test_demo_if_missing_never_undoes_an_operators_changes(cli, tmp_path: Path) -> None:
+    assert cli("demo").exit_code == 0
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps(GOOD_IVR))
+    assert cli("ivr", "import", str(mine), "--number", "8005550100").exit_code == 0
+    out = cli("demo", "--if-missing")
+    assert out.exit_code == 0 and "left it as it is" in out.output
+    assert json.loads(cli("ivr", "export", "8005550100", "--json").output)["branches"]["9"]["type"] == "hangup"

@@ -171,3 +171,32 @@ async def test_refused_by_admission_is_a_503_with_a_record(db: async_sessionmake
     record = await run_call(db, new_call(ops), admission=lambda counting_this=False: "1 calls in progress")
     assert ("hangup", "congestion") in ops.requests and ("answer", "c1") not in ops.requests
     assert record.hangup_cause == 34 and record.reason == "refused: 1 calls in progress"
+
+
+async def test_a_request_that_times_out_inside_the_ivr_is_not_taken_for_the_length_cap(
+        db: async_sessionmaker) -> None:
+    ops = Ops()
+    ops.fail["play"] = [asyncio.TimeoutError()]
+    ops.fail["hangup"] = []
+    session = new_call(ops)
+
+    async def gone_soon() -> None:  # the resync after the link came back: Asterisk lost it
+        await asyncio.sleep(0.3)
+        session.lost()
+
+    asyncio.ensure_future(gone_soon())
+    record = await run_call(db, session)
+    assert record.reason == "asterisk unreachable: TimeoutError" and record.hangup_by == "lost"
+
+
+async def test_a_stored_ivr_the_current_rules_refuse_is_named(db: async_sessionmaker) -> None:
+    from sqlalchemy import update
+
+    from control.ivrs.service import stored_problems
+    from control.store.models import Ivr
+
+    assert await stored_problems(db) == {}
+    async with db.begin() as session:  # stored by a version with looser rules
+        await session.execute(update(Ivr).values(document={"branches": {"0": {"type": "hangup", "timout": 3}}}))
+    problems = await stored_problems(db)
+    assert list(problems) == ["+18005550100"] and "timout" in problems["+18005550100"][0]

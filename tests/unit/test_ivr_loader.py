@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from control.assets import DEMO_IVR
 from control.flow.document import parse_ivr
 from control.flow.loader import MAX_DEPTH, MAX_DOCUMENT_BYTES, DocumentError, load_document, read_document
-from control.settings import REPO_ROOT
 
 SMALL_IVR = 'branches:\n  "0": {type: hangup}\n'
 # Nine levels of aliases, ten each: 10**9 "lol"s once expanded.
@@ -105,7 +105,7 @@ def test_json_is_read_by_the_same_loader(indent: int | str | None) -> None:
 
 def test_the_repository_ivrs_are_valid() -> None:
     """The demo IVR `make run` loads and the integration suite's TEST_IVR pass every rule."""
-    demo = parse_ivr(read_document(REPO_ROOT / "examples" / "demo-ivr.yaml"))
+    demo = parse_ivr(read_document(DEMO_IVR))
     assert set(demo.branches) == {"0", "900"}
     test_ivr = parse_ivr(load_document(_integration_test_ivr().encode(), "TEST_IVR"))
     assert set(test_ivr.branches) == {"0", "10", "900"}
@@ -113,7 +113,7 @@ def test_the_repository_ivrs_are_valid() -> None:
 
 def _integration_test_ivr() -> str:
     # Read, not imported: importing the integration conftest would pull in its Asterisk helpers.
-    source = (REPO_ROOT / "tests" / "integration" / "conftest.py").read_text()
+    source = (Path(__file__).parent.parent / "integration" / "conftest.py").read_text()
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "TEST_IVR" for t in node.targets):
             return ast.literal_eval(node.value)

@@ -66,3 +66,72 @@ async def test_the_ari_websocket_carries_its_credentials_in_a_header_not_the_url
     await client.ws_connect("ws://127.0.0.1:8088/ari/events", {"app": "voicectl"})
     assert "s3cret" not in seen["url"] and "api_key" not in seen["url"] and seen["url"].endswith("?app=voicectl")
     assert seen["headers"]["Authorization"].startswith("Basic ") and seen["heartbeat"] > 0
+
+
+def test_re_owning_the_instance_never_follows_a_link_asterisk_planted(tmp_path: Path) -> None:
+    from control.pbx.config import Layout, _chown_tree
+
+    if os.getuid() != 0:
+        return  # re-owning happens only as root
+    victim = tmp_path / "shadow"
+    victim.write_text("root's")
+    instance = tmp_path / "asterisk"
+    (instance / "log").mkdir(parents=True)
+    (instance / "log" / "x").symlink_to(victim)
+    (instance / "log" / "d").symlink_to(tmp_path)
+    _chown_tree(Layout(instance, str(instance), 12345, 12345))
+    assert victim.stat().st_uid == 0 and tmp_path.stat().st_uid == 0
+    assert (instance / "log").stat().st_uid == 12345 and os.lstat(instance / "log" / "x").st_uid == 12345
+
+
+def test_a_leftover_readable_temporary_file_does_not_make_the_secrets_readable(tmp_path: Path) -> None:
+    leftover = tmp_path / "secrets.json.tmp"
+    leftover.write_text("{}")
+    os.chmod(leftover, 0o644)
+    load_or_create(tmp_path)
+    assert mode(tmp_path / "secrets.json") == 0o600
+
+
+def test_node_names_are_checked_whole_and_a_bad_setting_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from control.settings import Settings
+
+    base = {"VOICECTL_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env({**base, "VOICECTL_NODE": "edge-1"}).node == "edge-1"
+    for bad in ("a.east", "x" * 33, "-a", "a b", ""):
+        try:
+            Settings.from_env({**base, "VOICECTL_NODE": bad})
+        except ValueError:
+            continue
+        raise AssertionError(f"node {bad!r} accepted")
+    assert Settings.from_env(base).node  # the host name, made to fit
+    env = {**os.environ, **base, "VOICECTL_NODE": "a.east"}
+    proc = subprocess.run([sys.executable, "-m", "control.cli", "tenant", "list"], env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "VOICECTL_NODE" in proc.stderr
+
+
+def test_a_production_dialplan_has_no_test_caller(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    rendered = {}
+    for flag in ("0", "1"):
+        data = tmp_path / f"data{flag}"
+        env = {**os.environ, "VOICECTL_DATA_DIR": str(data), "VOICECTL_TEST_CALLER": flag}
+        env.pop("DATABASE_URL", None)
+        subprocess.run([sys.executable, "-m", "control.cli", "init"], env=env, check=True, capture_output=True)
+        rendered[flag] = (data / "asterisk" / "etc" / "extensions.conf").read_text()
+    assert "voicectl-test-caller" not in rendered["0"] and "MixMonitor" not in rendered["0"]
+    assert "[voicectl-test-caller]" in rendered["1"]
+
+
+def test_ari_and_ami_listen_only_where_the_control_plane_reaches_them() -> None:
+    from control.pbx.config import _control_listener
+
+    assert _control_listener("127.0.0.1") == ("127.0.0.1", "127.0.0.1/32")
+    assert _control_listener("localhost") == ("127.0.0.1", "127.0.0.1/255.255.255.255")
+    assert _control_listener("::1") == ("::1", "::1/128")
+    assert _control_listener("10.0.0.5")[0] == "10.0.0.5"

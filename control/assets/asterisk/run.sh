@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run one Asterisk instance in the foreground (the control plane supervises and restarts it).
-#   usage: asterisk/run.sh INSTANCE_DIR ROOTFS_DIR
+#   usage: run.sh INSTANCE_DIR ROOTFS_DIR   (what `voicectl up` runs)
 # With a host Asterisk, INSTANCE_DIR/etc/asterisk.conf is used in place. Otherwise Asterisk
 # runs chrooted in the sid rootfs, in a private mount namespace so that /proc and the
 # instance bind mount die with the process and never leak to the host.
@@ -17,7 +17,7 @@ if command -v asterisk >/dev/null 2>&1; then
   id asterisk >/dev/null 2>&1 || user_args=()
   asterisk -f -C "$inst/etc/asterisk.conf" "${user_args[@]}" 3<&- &
 else
-  [ -x "$rootfs/usr/sbin/asterisk" ] || { echo "run.sh: no Asterisk: run asterisk/install.sh $rootfs" >&2; exit 1; }
+  [ -x "$rootfs/usr/sbin/asterisk" ] || { echo "run.sh: no Asterisk in $rootfs: run voicectl install" >&2; exit 1; }
   # exec all the way down: $! is Asterisk's own pid.
   unshare --mount --propagation private sh -c '
     mount -t proc proc "$1/proc" && mount --bind "$2" "$1/srv/voicectl" &&

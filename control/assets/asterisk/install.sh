@@ -2,7 +2,7 @@
 # Provision everything the platform runs beside Python: Asterisk 22 (the host's package when
 # there is one, else a Debian sid rootfs built once and cached), SIPp, espeak-ng and sox.
 # Idempotent: a second run finds everything in place and returns in well under a second.
-#   usage: asterisk/install.sh ROOTFS_DIR
+#   usage: install.sh ROOTFS_DIR   (what `voicectl install` runs)
 set -euo pipefail
 rootfs=${1:?usage: install.sh ROOTFS_DIR}
 packages_host=(sip-tester espeak-ng sox)

@@ -1,0 +1,8 @@
+#!/bin/sh
+# Asterisk runs on the config the control plane renders into the shared volume (mounted at
+# the same path in both containers) at each of its starts: wait for the first, then run in the
+# foreground as the packaged user.
+set -eu
+conf=/var/lib/voicectl/asterisk/etc/asterisk.conf
+until [ -f "$conf" ]; do sleep 1; done
+exec asterisk -f -C "$conf" -U asterisk -G asterisk
