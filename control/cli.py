@@ -92,6 +92,7 @@ def init(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secrets = load_or_create(settings.data_dir)
     confs = _with_db(settings, trunk_confs)
+    pbx_config.map_asterisk_user(settings)
     closed = _with_db(settings, calls.close_nodeless)
     if closed:
         click.echo(f"closed {closed} call records left open by a control plane from before node names")
@@ -113,6 +114,7 @@ def up(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
     modes.tighten(settings.data_dir)
+    pbx_config.map_asterisk_user(settings)
     # uvloop: the same asyncio, with the transport layer in C; every ARI request and event
     # goes through it (bench/README.md has the difference).
     uvloop.run(serve(settings))

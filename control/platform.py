@@ -44,21 +44,22 @@ async def serve(settings: Settings) -> None:
     for number, errors in (await stored_problems(db)).items():
         log.error("the IVR of %s breaks today's rules; its calls are refused (503) until it is imported "
                   "again: %s", number, "; ".join(errors))
-    # The handler asks admission, which counts the link's calls: bound late, once all three exist.
+    # Admission counts the link's calls: `ari` is bound late, when admission first asks.
+    admission = Admission(AdmissionLimits(settings.max_calls, settings.max_loop_lag_ms, settings.max_answer_ms),
+                          lambda: ari.active_calls)
     inbound = InboundCalls(db, HttpMedia(tts, settings.media_url), recorder, settings.node,
-                           InboundLimits(max_call_seconds=settings.max_call_seconds),
-                           lambda counting_this=False: admission.why_not(counting_this))
+                           InboundLimits(max_call_seconds=settings.max_call_seconds), admission)
     supervisor = AsteriskSupervisor(settings) if settings.manage_asterisk else None
     if supervisor:
         config.render(settings, secrets, await trunk_confs(db))
     ari = AriLink(settings, secrets, inbound.handle, inbound.reconcile, lambda: admission.why_not() is None)
-    admission = Admission(AdmissionLimits(settings.max_calls, settings.max_loop_lag_ms), lambda: ari.active_calls)
     ami = AmiLink(settings, secrets, lambda event: inbound.refused_in_dialplan(event, admission.why_not()))
 
     async def health() -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"ari": ari.connected.is_set(), "ami": ami.connected, "node": settings.node,
                                 "active_calls": ari.active_calls, "asterisk": None,
                                 "admitting": admission.why_not() is None, "loop_lag_ms": round(admission.lag_ms, 1),
+                                "answer_ms": round(admission.answer_ms, 1),
                                 "records": {"dead_letters": recorder.dead_letters,
                                             "writing": recorder.failing_since is None}}
         if ami.connected and body["ari"]:  # not ready without ARI: no need to ask Asterisk more

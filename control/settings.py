@@ -69,10 +69,12 @@ class Settings:
     max_call_seconds: int = 4 * 3600
     # Admission control: beyond this many calls in progress, or while the event loop lags
     # more than max_loop_lag_ms, new calls are refused with SIP 503. Asterisk's CPU is what
-    # runs out first: 160 calls in progress per core kept INVITE->200 p95 near 100 ms with 1.5x
-    # the clean rate offered, 200 per core let it reach 740 ms (bench/README.md).
-    max_calls: int = 220 * (os.cpu_count() or 1)
+    # runs out first: 160 calls in progress per core failed no call in any overload run, quiet
+    # or slow machine; 220 failed a hundred when the machine was slow (bench/README.md).
+    max_calls: int = 160 * (os.cpu_count() or 1)
     max_loop_lag_ms: int = 500
+    # ... and while calls take longer than this from INVITE to answer.
+    max_answer_ms: int = 300
     # On SIGTERM, running calls get this long to finish before the platform hangs them up.
     drain_seconds: float = 30.0
     # Render the dialplan caller the tests and bench use (never on a production node).
@@ -112,6 +114,7 @@ class Settings:
             max_call_seconds=int(env.get("VOICECTL_MAX_CALL_SECONDS", cls.max_call_seconds)),
             max_calls=int(env.get("VOICECTL_MAX_CALLS", cls.max_calls)),
             max_loop_lag_ms=int(env.get("VOICECTL_MAX_LOOP_LAG_MS", cls.max_loop_lag_ms)),
+            max_answer_ms=int(env.get("VOICECTL_MAX_ANSWER_MS", cls.max_answer_ms)),
             drain_seconds=float(env.get("VOICECTL_DRAIN_SECONDS", cls.drain_seconds)),
             test_caller=env.get("VOICECTL_TEST_CALLER", "0") in ("1", "true", "yes"),
             record_batch_s=float(env.get("VOICECTL_RECORD_BATCH_S", cls.record_batch_s)),

@@ -10,4 +10,5 @@ ASSETS = Path(__file__).resolve().parent
 TEMPLATE_DIRS = (ASSETS / "asterisk" / "templates", ASSETS / "dialplan")
 INSTALL_SCRIPT = ASSETS / "asterisk" / "install.sh"
 RUN_SCRIPT = ASSETS / "asterisk" / "run.sh"
+MAP_USER_SCRIPT = ASSETS / "asterisk" / "map-user.sh"
 DEMO_IVR = ASSETS / "examples" / "demo-ivr.yaml"

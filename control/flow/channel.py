@@ -9,9 +9,10 @@ class CallerHungUp(Exception):
 
 
 class Channel(Protocol):
-    async def play(self, media: Sequence[str], *, barge_in: bool) -> str | None:
+    async def play(self, media: Sequence[str], *, barge_in: bool, seconds: float | None = None) -> str | None:
         """Play media URIs in order. With barge_in, the first key stops the audio and is
-        returned; otherwise keys are ignored and None is returned when the audio ends."""
+        returned; otherwise keys are ignored and None is returned when the audio ends.
+        seconds: how long the media lasts, when known (a playback far past it is stuck)."""
 
     async def wait_digit(self, timeout: float) -> str | None:
         """The next key pressed within timeout seconds, or None."""

@@ -29,6 +29,9 @@ class MediaResolver(Protocol):
     async def resolve(self, items: Sequence[PlayItem]) -> list[str]:
         """Media URIs Asterisk can play, one per item, in order."""
 
+    def seconds(self, uris: Sequence[str]) -> float | None:
+        """How long these resolved URIs play, when every one's length is known."""
+
 
 def parse_play(raw: Any, where: str, errors: list[str]) -> list[PlayItem]:
     if raw is None:

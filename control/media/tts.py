@@ -111,19 +111,37 @@ async def _run(*argv: str) -> None:
         raise RuntimeError(f"{argv[0]} failed ({proc.returncode}): {err.decode(errors='replace').strip()}")
 
 
+WAV_HEADER = 44
+BYTES_PER_SECOND = 8000 * 2  # what _render's sox call makes: 8 kHz, 16-bit, mono
+
+
 class HttpMedia:
     """Turns play items into URIs Asterisk plays: TTS over HTTP from this control plane
     (Asterisk's media cache keeps a copy), sounds from Asterisk's own prompts."""
 
     def __init__(self, tts: TtsCache, base_url: str) -> None:
         self._tts = tts
-        self._base = base_url.rstrip("/")
+        self._tts_prefix = f"sound:{base_url.rstrip('/')}/media/tts/"
 
     async def resolve(self, items: Sequence[PlayItem]) -> list[str]:
         uris = []
         for item in items:
             if item.type == "tts":
-                uris.append(f"sound:{self._base}/media/tts/{await self._tts.ensure(item.value)}.wav")
+                uris.append(f"{self._tts_prefix}{await self._tts.ensure(item.value)}.wav")
             else:
                 uris.append(f"sound:{item.value}")
         return uris
+
+    def seconds(self, uris: Sequence[str]) -> float | None:
+        """TTS renders are 8 kHz 16-bit mono WAV: their length is their size. Asterisk's own
+        prompts live in Asterisk, so theirs is unknown (None)."""
+        total = 0.0
+        for uri in uris:
+            if not uri.startswith(self._tts_prefix):
+                return None
+            try:
+                size = self._tts.path(uri[len(self._tts_prefix):-len(".wav")]).stat().st_size
+            except OSError:
+                return None
+            total += max(size - WAV_HEADER, 0) / BYTES_PER_SECOND
+        return total

@@ -6,10 +6,11 @@ trunk change re-renders.
 """
 from __future__ import annotations
 
-import logging
 import ipaddress
+import logging
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -17,7 +18,7 @@ from typing import Iterable
 import jinja2
 
 from control.files import ORDINARY, OWNER_ONLY, replace_whole
-from control.assets import TEMPLATE_DIRS
+from control.assets import MAP_USER_SCRIPT, TEMPLATE_DIRS
 from control.errors import Invalid
 from control.pbx.secrets import PbxSecrets
 from control.settings import Settings
@@ -71,6 +72,16 @@ def module_dir(settings: Settings) -> str:
     for found in sorted(root.glob("usr/lib/*/asterisk/modules")) + sorted(root.glob("usr/lib/asterisk/modules")):
         return "/" + str(found.relative_to(root))
     return "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+
+
+def map_asterisk_user(settings: Settings) -> None:
+    """A rootfs built by an older version runs Asterisk under another host account's uid:
+    give it the host user of its own (assets/asterisk/map-user.sh; a no-op once done)."""
+    rootfs = settings.asterisk_rootfs
+    if not settings.manage_asterisk or host_asterisk() or os.getuid() != 0 or rootfs is None:
+        return
+    if (rootfs / "etc" / "passwd").exists():
+        subprocess.run(["bash", str(MAP_USER_SCRIPT), str(rootfs)], check=True)
 
 
 def _rootfs_user(rootfs: Path | None) -> tuple[int, int]:

@@ -17,9 +17,11 @@ from control.flow.channel import CallerHungUp
 log = logging.getLogger(__name__)
 
 GONE_EVENTS = {"StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"}
-# A playback whose PlaybackFinished has not come after this long is checked with Asterisk: a
-# missed event (a websocket that dropped it) must not leave the caller in silence for ever.
+# A playback whose PlaybackFinished has not come by its known length plus a margin (or, length
+# unknown, after PLAYBACK_CHECK_S) is checked with Asterisk: a missed event (a websocket that
+# dropped it) must not leave the caller in silence for ever, nor a playback stuck in Asterisk.
 PLAYBACK_CHECK_S = 15.0
+PLAYBACK_MARGIN_S = 3.0
 # Hang-up is confirmed: this many DELETEs, each followed by a wait for the channel to leave.
 HANGUP_ATTEMPTS = 6
 # Every event type _pump reacts to; AriLink has Asterisk filter out all others.
@@ -82,7 +84,7 @@ class CallSession:
         return str(c.get("number", "")), str(c.get("name", ""))
 
     # -- the Channel interface the flow engine uses -------------------------------------------
-    async def play(self, media: Sequence[str], *, barge_in: bool) -> str | None:
+    async def play(self, media: Sequence[str], *, barge_in: bool, seconds: float | None = None) -> str | None:
         self._raise_if_gone()
         if barge_in and self._digits:
             return self._digits.popleft()
@@ -92,11 +94,11 @@ class CallSession:
         try:
             await self._request(self.ops.play(self.id, media, self._playback))
             loop = asyncio.get_running_loop()
-            check_at = loop.time() + PLAYBACK_CHECK_S
+            check_at = loop.time() + (seconds + PLAYBACK_MARGIN_S if seconds is not None else PLAYBACK_CHECK_S)
             while not self._playback_done:
                 await self._pump(max(check_at - loop.time(), 0))
                 if not self._playback_done and loop.time() >= check_at:
-                    await self._check_playback()
+                    await self._check_playback(overran=seconds is not None)
                     check_at = loop.time() + PLAYBACK_CHECK_S
                 if barge_in and self._digits:
                     await self._request(self.ops.stop_playback(self._playback))
@@ -207,8 +209,9 @@ class CallSession:
         elif kind in GONE_EVENTS:
             self._note_gone(event)
 
-    async def _check_playback(self) -> None:
-        """No PlaybackFinished for a while: ask Asterisk whether the playback still runs."""
+    async def _check_playback(self, overran: bool) -> None:
+        """No PlaybackFinished for a while: ask Asterisk whether the playback still runs. One
+        still running well past its known length (overran) is stuck: it is stopped."""
         playback = self._playback
         if playback is None:
             return
@@ -217,8 +220,14 @@ class CallSession:
         except Exception as exc:
             log.warning("call %s: could not check playback %s: %s", self.id, playback, exc)
             return
-        if not alive and playback == self._playback:
+        if playback != self._playback:
+            return
+        if not alive:
             log.warning("call %s: playback %s ended without an event; going on", self.id, playback)
+            self._playback_done = True
+        elif overran:
+            log.warning("call %s: playback %s runs past its length; stopping it", self.id, playback)
+            await self._request(self.ops.stop_playback(playback))
             self._playback_done = True
 
     def resync(self, channel_alive: bool, playback_alive: bool | None) -> None:

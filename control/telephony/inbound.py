@@ -12,7 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Callable, Mapping
+from typing import Mapping, Protocol
 from urllib.parse import unquote
 
 import aiohttp
@@ -45,14 +45,25 @@ class InboundLimits:
     max_call_seconds: float = Settings.max_call_seconds
 
 
-def _always_admit(counting_this: bool = False) -> str | None:
-    return None
+class AdmissionPort(Protocol):
+    """What a call asks of admission control (telephony/admission.py)."""
+
+    def why_not(self, counting_this: bool = False) -> str | None: ...
+    def answered(self, after_ms: float) -> None: ...
+
+
+class AlwaysAdmit:
+    def why_not(self, counting_this: bool = False) -> str | None:
+        return None
+
+    def answered(self, after_ms: float) -> None:
+        return None
 
 
 class InboundCalls:
     def __init__(self, db: async_sessionmaker, media: MediaResolver, recorder: CallRecorder, node: str,
                  limits: InboundLimits = InboundLimits(),
-                 admission: Callable[[bool], str | None] = _always_admit) -> None:
+                 admission: AdmissionPort = AlwaysAdmit()) -> None:
         self._db = db
         self._media = media
         self._recorder = recorder
@@ -72,7 +83,7 @@ class InboundCalls:
                 reason = f"entered with unknown args {session.args}"
                 await self._fail(session, reason)
                 return
-            refused = self._admission(True)
+            refused = self._admission.why_not(True)
             if refused is not None:
                 reason = f"refused: {refused}"
                 await self._fail(session, reason)
@@ -92,6 +103,7 @@ class InboundCalls:
             record = replace(record, number=route.number)
             await session.answer()
             record = replace(record, answered_at=now())
+            self._admission.answered((record.answered_at - record.started_at).total_seconds() * 1000)
             self._recorder.started(record)
             call = CallContext(session, self._media)
             cap = asyncio.timeout(self._limits.max_call_seconds)

@@ -36,7 +36,7 @@ class FakeChannel:
             raise CallerHungUp()
         return step
 
-    async def play(self, media: Sequence[str], *, barge_in: bool) -> str | None:
+    async def play(self, media: Sequence[str], *, barge_in: bool, seconds: float | None = None) -> str | None:
         self.played.append(list(media))
         if not barge_in:
             return None
@@ -61,3 +61,6 @@ class FakeChannel:
 class EchoMedia:
     async def resolve(self, items: Sequence[PlayItem]) -> list[str]:
         return [f"{i.type}:{i.value}" for i in items]
+
+    def seconds(self, uris: Sequence[str]) -> float | None:
+        return None

@@ -137,3 +137,37 @@ async def test_a_stuck_call_never_delays_another_calls_events() -> None:
     assert await asyncio.wait_for(handled["b"], 1) == "7"
     assert link.active_calls == 1
     await link.stop()
+
+
+async def test_a_prompt_running_far_past_its_known_length_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from control.telephony import call as call_module
+
+    monkeypatch.setattr(call_module, "PLAYBACK_MARGIN_S", 0.05)
+    ops = RecordingOps()
+    still_playing: list[str] = []
+
+    async def exists(playback_id: str) -> bool:
+        still_playing.append(playback_id)
+        return True  # Asterisk still has it: stuck, no PlaybackFinished will come
+
+    ops.playback_exists = exists  # type: ignore[attr-defined]
+    session = CallSession(ops, CHANNEL, ["inbound"])
+    assert await asyncio.wait_for(session.play(["sound:x"], barge_in=False, seconds=0.05), 2) is None
+    pid = still_playing[0]
+    assert ("stop", pid) in ops.requests
+
+
+async def test_a_prompt_whose_finish_was_lost_ends_when_asterisk_no_longer_has_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from control.telephony import call as call_module
+
+    monkeypatch.setattr(call_module, "PLAYBACK_MARGIN_S", 0.05)
+    ops = RecordingOps()
+
+    async def gone(playback_id: str) -> bool:
+        return False
+
+    ops.playback_exists = gone  # type: ignore[attr-defined]
+    session = CallSession(ops, CHANNEL, ["inbound"])
+    assert await asyncio.wait_for(session.play(["sound:x"], barge_in=False, seconds=0.05), 2) is None
+    assert not any(kind == "stop" for kind, _ in ops.requests)

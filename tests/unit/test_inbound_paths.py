@@ -3,6 +3,7 @@ InboundCalls and CallSession on a real SQLite, with ARI played by hand."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
@@ -166,9 +167,37 @@ async def test_a_call_longer_than_the_cap_is_hung_up(db: async_sessionmaker) -> 
     assert record.hangup_by == "platform" and record.reason == "call longer than 0.2 s"
 
 
+class Refusing:
+    def why_not(self, counting_this: bool = False) -> str | None:
+        return "1 calls in progress"
+
+    def answered(self, after_ms: float) -> None:
+        raise AssertionError("a refused call is never answered")
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.answers: list[float] = []
+
+    def why_not(self, counting_this: bool = False) -> str | None:
+        return None
+
+    def answered(self, after_ms: float) -> None:
+        self.answers.append(after_ms)
+
+
+async def test_each_answer_tells_admission_how_long_it_took(db: async_sessionmaker) -> None:
+    ops = Ops()
+    counting = Counting()
+    session = new_call(ops)
+    session.channel["creationtime"] = (datetime.now(timezone.utc) - timedelta(milliseconds=700)).isoformat()
+    await run_call(db, session, admission=counting)
+    assert len(counting.answers) == 1 and 650 < counting.answers[0] < 5000
+
+
 async def test_refused_by_admission_is_a_503_with_a_record(db: async_sessionmaker) -> None:
     ops = Ops()
-    record = await run_call(db, new_call(ops), admission=lambda counting_this=False: "1 calls in progress")
+    record = await run_call(db, new_call(ops), admission=Refusing())
     assert ("hangup", "congestion") in ops.requests and ("answer", "c1") not in ops.requests
     assert record.hangup_cause == 34 and record.reason == "refused: 1 calls in progress"
 
@@ -200,3 +229,23 @@ async def test_a_stored_ivr_the_current_rules_refuse_is_named(db: async_sessionm
         await session.execute(update(Ivr).values(document={"branches": {"0": {"type": "hangup", "timout": 3}}}))
     problems = await stored_problems(db)
     assert list(problems) == ["+18005550100"] and "timout" in problems["+18005550100"][0]
+
+
+async def test_a_refusal_the_dialplan_reports_is_recorded_and_a_malformed_one_ignored(
+        db: async_sessionmaker) -> None:
+    recorder = CallRecorder(db)
+    inbound = InboundCalls(db, EchoMedia(), recorder, "n1")
+    inbound.refused_in_dialplan({"UserEvent": "VoicectlRefused", "VcId": "r1", "VcExten": "8005550100",
+                                 "VcCaller": "%2B1555%2C0001", "VcName": "A%0D%0AB", "VcStasis": ""},
+                                "320 calls in progress")
+    inbound.refused_in_dialplan({"UserEvent": "VoicectlRefused", "VcId": "r2", "VcStasis": "FAILED"}, None)
+    for malformed in ({"UserEvent": "VoicectlRefused"}, {"UserEvent": "Other", "VcId": "x"},
+                      {"UserEvent": "VoicectlRefused", "VcId": ["a", "b"]}):
+        inbound.refused_in_dialplan(malformed, None)  # type: ignore[arg-type]
+    await recorder.flush()
+    r1, r2 = await get_call(db, "r1"), await get_call(db, "r2")
+    assert (r1.caller_id, r1.caller_name, r1.hangup_cause, r1.node) == ("+1555,0001", "A\r\nB", 34, "n1")
+    assert r1.reason == "refused: 320 calls in progress" and r1.answered_at is None
+    assert r2.reason == "refused: the Stasis app was not registered"
+    from control.calls.service import list_calls
+    assert {c.id for c in await list_calls(db)} == {"r1", "r2"}

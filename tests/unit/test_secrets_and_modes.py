@@ -135,3 +135,26 @@ def test_ari_and_ami_listen_only_where_the_control_plane_reaches_them() -> None:
     assert _control_listener("localhost") == ("127.0.0.1", "127.0.0.1/255.255.255.255")
     assert _control_listener("::1") == ("::1", "::1/128")
     assert _control_listener("10.0.0.5")[0] == "10.0.0.5"
+
+
+def test_an_old_rootfs_gets_asterisk_a_host_user_of_its_own(tmp_path: Path) -> None:
+    import pwd
+    import subprocess
+
+    from control.assets import MAP_USER_SCRIPT
+
+    if os.getuid() != 0:
+        return  # creating users and re-owning files needs root
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\nasterisk:x:101:101:Asterisk:/var/lib/asterisk:/usr/sbin/nologin\n")
+    (root / "etc" / "group").write_text("root:x:0:\nasterisk:x:101:\n")
+    spool = root / "var" / "spool" / "asterisk"
+    spool.mkdir(parents=True)
+    os.chown(spool, 101, 101)
+    for _ in range(2):  # the second run changes nothing
+        subprocess.run(["bash", str(MAP_USER_SCRIPT), str(root)], check=True)
+    host = pwd.getpwnam("voicectl-asterisk")
+    assert f"asterisk:x:{host.pw_uid}:{host.pw_gid}:" in (root / "etc" / "passwd").read_text()
+    assert f"asterisk:x:{host.pw_gid}:" in (root / "etc" / "group").read_text()
+    assert (spool.stat().st_uid, spool.stat().st_gid) == (host.pw_uid, host.pw_gid)

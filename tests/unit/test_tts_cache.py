@@ -236,3 +236,15 @@ async def test_eviction_keeps_a_running_total(tmp_path: Path, monkeypatch: Any) 
         await cache.ensure(text)
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{tts_key(t)}.wav" for t in ("c", "d"))
+
+
+async def test_the_length_of_a_tts_prompt_is_known_and_of_a_sound_is_not(tmp_path: Path) -> None:
+    from control.flow.play import PlayItem
+    from control.media.tts import HttpMedia
+
+    media = HttpMedia(TtsCache(tmp_path), "http://127.0.0.1:8080")
+    [tts] = await media.resolve([PlayItem("tts", "One two three four five.")])
+    seconds = media.seconds([tts])
+    assert seconds is not None and 1.0 < seconds < 4.0
+    assert media.seconds([tts, tts]) == 2 * seconds
+    assert media.seconds([tts, "sound:beep"]) is None

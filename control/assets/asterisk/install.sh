@@ -25,25 +25,8 @@ if [ -n "$host_asterisk" ]; then
   exit 0
 fi
 
-# Asterisk in the rootfs runs as the rootfs's `asterisk` user, whose uid (101 as Debian
-# creates it) belongs to some other account on the host (postgres, here), which then owned
-# Asterisk's config and could read the ARI password. The host gets a system user of its own
-# for Asterisk, and the rootfs's `asterisk` user takes its uid and gid.
-host_user=voicectl-asterisk
-map_user() {
-  local root=$1 uid gid old_uid old_gid
-  id "$host_user" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
-    --shell /usr/sbin/nologin --user-group "$host_user"
-  uid=$(id -u "$host_user"); gid=$(id -g "$host_user")
-  old_uid=$(awk -F: '$1 == "asterisk" {print $3}' "$root/etc/passwd")
-  old_gid=$(awk -F: '$1 == "asterisk" {print $3}' "$root/etc/group")
-  [ "$old_uid" = "$uid" ] && [ "$old_gid" = "$gid" ] && return 0
-  echo "install.sh: Asterisk in the rootfs runs as host user $host_user ($uid:$gid), was $old_uid:$old_gid" >&2
-  sed -i "s/^asterisk:x:$old_uid:$old_gid:/asterisk:x:$uid:$gid:/" "$root/etc/passwd"
-  sed -i "s/^asterisk:x:$old_gid:/asterisk:x:$gid:/" "$root/etc/group"
-  find "$root" -xdev \( -uid "$old_uid" -o -gid "$old_gid" \) -not -path "$root/proc/*" \
-    -exec chown -h "$uid:$gid" {} +
-}
+# Asterisk in the rootfs runs as a host user of its own (map-user.sh says why).
+map_user() { bash "$(dirname "$0")/map-user.sh" "$1"; }
 
 if [ -x "$rootfs/usr/sbin/asterisk" ]; then
   map_user "$rootfs"

@@ -22,6 +22,11 @@ class CallContext:
     def record(self, branch: str, keys: str) -> None:
         self.branch_data.append({"branch": branch, "input": keys})
 
+    async def play(self, media: list[str], *, barge_in: bool) -> str | None:
+        """Play resolved media; its known length lets the channel notice a playback whose
+        end never comes."""
+        return await self.channel.play(media, barge_in=barge_in, seconds=self.media.seconds(media))
+
 
 class Branch:
     type: ClassVar[str]

@@ -29,7 +29,7 @@ class ContentBranch(Branch):
     async def run(self, call: CallContext) -> str | None:
         call.record(self.id, "")
         if self.play:
-            await call.channel.play(await call.media.resolve(self.play), barge_in=False)
+            await call.play(await call.media.resolve(self.play), barge_in=False)
         return self.next
 
     def dump(self) -> dict[str, Any]:

@@ -53,7 +53,7 @@ class MenuBranch(Branch):
         media = await call.media.resolve(self.play) if self.play else []
         call.channel.flush_digits()
         for _ in range(self.retries + 1):
-            key = await call.channel.play(media, barge_in=True) if media else None
+            key = await call.play(media, barge_in=True) if media else None
             if key is None:
                 key = await call.channel.wait_digit(self.timeout)
             if key is None:
