@@ -23,4 +23,4 @@ RUN python3 -m venv /opt/voicectl \
 ENV PATH=/opt/voicectl/bin:$PATH \
     VOICECTL_DATA_DIR=/var/lib/voicectl \
     VOICECTL_MANAGE_ASTERISK=0
-CMD ["sh", "-c", "voicectl init && voicectl demo && exec voicectl up"]
+CMD ["sh", "-c", "voicectl init && voicectl demo --if-missing && exec voicectl up"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 OWNER_ONLY = 0o600  # the owner's eyes only, not even for a moment to anyone else
@@ -9,11 +10,24 @@ ORDINARY = 0o666  # the umask decides, as for any file
 
 
 def replace_whole(target: Path, text: str, mode: int = ORDINARY) -> None:
+    """A temporary file of its own beside the target (two writers never share one), written,
+    flushed to disk, then renamed over the target: a crash leaves the old file or the new."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    # O_CREAT keeps a leftover temporary file's mode, maybe readable by all: start from none.
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.replace(tmp, target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")  # created 0600
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, mode & ~umask)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

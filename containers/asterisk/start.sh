@@ -4,5 +4,6 @@
 # foreground as the packaged user.
 set -eu
 conf=/var/lib/voicectl/asterisk/etc/asterisk.conf
-until [ -f "$conf" ]; do sleep 1; done
+# Written last by the control plane's render: the whole config is there once it is.
+until [ -f /var/lib/voicectl/asterisk/etc/.rendered ]; do sleep 1; done
 exec asterisk -f -C "$conf" -U asterisk -G asterisk

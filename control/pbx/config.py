@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 INSTANCE_SUBDIRS = ("etc", "run", "db", "spool", "log", "keys", "media")
 ROOTFS_MOUNT = "/srv/voicectl"
+RENDERED_MARKER = ".rendered"
 # Rendered files that hold secrets (ARI and AMI passwords, trunk credentials): readable by
 # Asterisk's user only.
 PRIVATE = {"pjsip_trunks.conf", "ari.conf", "manager.conf"}
@@ -132,8 +133,9 @@ def _trunk_values(settings: Settings, trunks: Iterable[TrunkSpec]) -> dict[str, 
 
 def _control_listener(asterisk_host: str) -> tuple[str, str]:
     """Where ARI and AMI listen and whom AMI lets in: the address the control plane reaches
-    Asterisk at (loopback by default). Only a host name (a compose service, say) leaves them
-    on every address, with AMI open to any source: firewall it."""
+    Asterisk at (loopback by default, where only that address gets in). Off loopback AMI
+    admits any source (the control plane's own address is not known here), and a host name (a
+    compose service, say) leaves them on every address: firewall both cases."""
     if asterisk_host == "localhost":
         return "127.0.0.1", "127.0.0.1/255.255.255.255"
     try:
@@ -175,11 +177,23 @@ def render(settings: Settings, secrets: PbxSecrets, trunks: Iterable[TrunkSpec])
     for name in env.list_templates(extensions=["j2"]):
         target = etc / name[: -len(".j2")]
         _write_if_changed(target, env.get_template(name).render(values), private=target.name in PRIVATE)
-    local = etc / "extensions_local.conf"
-    if not local.exists():
-        local.write_text("; Your own dialplan contexts; voicectl never overwrites this file.\n")
+    _create_once(etc / "extensions_local.conf", "; Your own dialplan contexts; voicectl never overwrites this file.\n")
     _chown_tree(where)
+    # Last: an Asterisk started elsewhere (containers/asterisk) waits for this, not for a
+    # config half written.
+    _write_if_changed(etc / RENDERED_MARKER, "rendered by voicectl\n")
     return where
+
+
+def _create_once(path: Path, text: str) -> None:
+    """Create the file unless it exists; never through a link (Asterisk's user owns etc/ and
+    could plant one pointing at a file root would then create)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def render_trunks(settings: Settings, trunks: Iterable[TrunkSpec]) -> bool:
@@ -204,11 +218,13 @@ def _write_if_changed(target: Path, text: str, private: bool = False) -> bool:
 
 
 def _chown_tree(where: Layout) -> None:
+    """Hand the instance directory to Asterisk's user. Asterisk's user owns log/, spool/ and
+    run/ and may plant links there, or swap a directory for one mid-walk: the walk goes by
+    directory descriptors and never follows a link, or this root-run walk would hand the
+    link's target (say /etc) to that user."""
     if os.getuid() != 0:
         return
-    # Asterisk's user owns log/, spool/ and run/ and may plant links there: never follow one,
-    # or this root-run walk would hand the link's target (say /etc/shadow) to that user.
-    for root, dirs, files in os.walk(where.host_dir):
-        os.chown(root, where.uid, where.gid, follow_symlinks=False)
-        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
-            os.chown(os.path.join(root, name), where.uid, where.gid, follow_symlinks=False)
+    os.chown(where.host_dir, where.uid, where.gid, follow_symlinks=False)
+    for _root, dirs, files, dir_fd in os.fwalk(where.host_dir, follow_symlinks=False):
+        for name in dirs + files:
+            os.chown(name, where.uid, where.gid, dir_fd=dir_fd, follow_symlinks=False)

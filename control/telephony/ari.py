@@ -33,6 +33,11 @@ HEARTBEAT_S = 2.0
 # A channel in our app that no session owns is an orphan only once it is this old: younger
 # ones are the burst of new calls whose StasisStart is still on its way to us.
 ORPHAN_AGE_S = 5.0
+# A channel whose call ended without Asterisk confirming its hang-up is hung up again this
+# many times (backing off to 30 s apart), until Asterisk answers 404.
+HANGUP_RETRIES = 40
+# How many more looks unowned channels get before the next reconnect.
+LOOKS_AGAIN = 5
 
 
 class _HeaderAuthHttp(AsynchronousHttpClient):
@@ -61,6 +66,7 @@ class AriLink:
         self._on_reconcile = on_reconcile
         self._gate_open = gate_open
         self._reconciling: asyncio.Task[None] | None = None
+        self._live_for_records: set[str] = set()
         self._calls: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: Any = None
@@ -153,7 +159,7 @@ class AriLink:
             channel = event["channel"]
             if channel["id"] in self._calls:
                 return
-            session = CallSession(ops, channel, list(event.get("args", [])))
+            session = CallSession(ops, channel, list(event.get("args", [])), event.get("timestamp"))
             self._calls[session.id] = session
             task = asyncio.ensure_future(self._run_call(session))
             self._tasks.add(task)
@@ -175,6 +181,25 @@ class AriLink:
                 pass
         finally:
             self._calls.pop(session.id, None)
+            if not session.left and not self._stopping.is_set():
+                # Its own hang-ups were not confirmed: keep at it, or Asterisk keeps the
+                # channel in Stasis with no one to drive it.
+                self._later(self._keep_hanging_up(session.id))
+
+    async def _keep_hanging_up(self, channel_id: str) -> None:
+        backoff = 1.0
+        for _ in range(HANGUP_RETRIES):
+            await self._sleep(backoff)
+            if self._stopping.is_set() or self._http is None:
+                return
+            try:
+                await self._http.hangup(channel_id)
+            except Exception as exc:
+                if getattr(exc, "status", None) == 404:
+                    return
+                log.warning("channel %s: hang-up still failing (%s)", channel_id, exc)
+            backoff = min(backoff * 2, 30.0)
+        log.error("channel %s: gave up hanging it up; the next reconnect's reconcile will", channel_id)
 
     async def _filter_events(self, ops: AriHttp) -> None:
         """Everything a call does not react to (ChannelVarset, PlaybackStarted, state changes:
@@ -184,7 +209,7 @@ class AriLink:
         except Exception as exc:  # an Asterisk without filters just sends more: slower, not wrong
             log.warning("could not filter ARI events: %s", exc)
 
-    async def _reconcile(self, ops: AriHttp, look_again: bool = True) -> None:
+    async def _reconcile(self, ops: AriHttp) -> None:
         """After (re)connecting: each live call is resynced (events missed while the socket
         was down are made up), calls Asterisk no longer has are ended, and channels in our app
         that no session owns (this process restarted under them) are hung up and their
@@ -195,35 +220,60 @@ class AriLink:
         live = {c["id"]: c for c in await ops.channels()}
         for call_id, session in known.items():
             playback = session.waiting_on_playback
-            playing = await ops.playback_exists(playback) if playback and call_id in live else None
-            session.resync(call_id in live, playing)
-        now = datetime.now(timezone.utc)
-        unowned = [c for c in live.values() if c["id"] not in self._calls and self._in_app(c)]
-        hung: set[str] = set()
-        for channel in unowned:
-            if self._older_than(channel, now, ORPHAN_AGE_S):
-                log.warning("hanging up orphaned channel %s", channel["id"])
-                try:
-                    await ops.hangup(channel["id"])
-                except Exception:
-                    pass
-                hung.add(channel["id"])
-        if look_again and len(hung) < len(unowned):
+            state = await ops.playback_state(playback) if playback and call_id in live else "unknown"
+            session.resync(call_id in live, playback, state is not None)
+        hung, young = await self._hang_up_orphans(ops, live.values())
+        if young:
             self._later(self._look_again(ops))
-        # The database part runs on its own: an unreachable database must not make ARI flap.
-        # The orphans just hung up are gone: their records are closed with the rest.
-        if self._reconciling is None or self._reconciling.done():
-            self._reconciling = asyncio.ensure_future(self._reconcile_records(set(live) - hung))
+        self._close_records(set(live) - hung)
+
+    async def _hang_up_orphans(self, ops: AriHttp, channels: Any) -> tuple[set[str], bool]:
+        """Hang up channels in our app that no session owns and that are old enough to judge;
+        returns those Asterisk confirmed gone, and whether any were too young or refused."""
+        now = datetime.now(timezone.utc)
+        hung: set[str] = set()
+        again = False
+        for channel in channels:
+            if channel["id"] in self._calls or not self._in_app(channel):
+                continue
+            if not self._older_than(channel, now, ORPHAN_AGE_S):
+                again = True
+                continue
+            log.warning("hanging up orphaned channel %s", channel["id"])
+            try:
+                await ops.hangup(channel["id"])
+            except Exception as exc:
+                if getattr(exc, "status", None) != 404:
+                    log.warning("hanging up orphaned channel %s failed (%s); will look again", channel["id"], exc)
+                    again = True
+                    continue
+            hung.add(channel["id"])
+        return hung, again
 
     async def _look_again(self, ops: AriHttp) -> None:
-        """Young unowned channels: by now their StasisStart came (they have a session) or never
-        will (lost with the old socket) and they are old enough to hang up."""
-        await self._sleep(ORPHAN_AGE_S + 0.5)
-        if self.connected.is_set() and not self._stopping.is_set():
+        """Young or stubborn unowned channels: by now their StasisStart came (they have a
+        session) or never will (lost with the old socket) and they are old enough to hang up.
+        Only the channel list is read: live calls were resynced already."""
+        for _ in range(LOOKS_AGAIN):
+            await self._sleep(ORPHAN_AGE_S + 0.5)
+            if not self.connected.is_set() or self._stopping.is_set():
+                return
             try:
-                await self._reconcile(ops, look_again=False)
+                live = {c["id"]: c for c in await ops.channels()}
+                hung, again = await self._hang_up_orphans(ops, live.values())
             except Exception as exc:
                 log.warning("second look at unowned channels failed: %s", exc)
+                continue
+            self._close_records(set(live) - hung)
+            if not again:
+                return
+
+    def _close_records(self, live_ids: set[str]) -> None:
+        """The database part runs on its own: an unreachable database must not make ARI flap.
+        The newest view of what is live is the one a retry uses."""
+        self._live_for_records = live_ids
+        if self._reconciling is None or self._reconciling.done():
+            self._reconciling = asyncio.ensure_future(self._reconcile_records())
 
     def _later(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -243,11 +293,11 @@ class AriLink:
             return True
         return (now - created).total_seconds() > seconds
 
-    async def _reconcile_records(self, live_ids: set[str]) -> None:
+    async def _reconcile_records(self) -> None:
         backoff = 1.0
         while not self._stopping.is_set():
             try:
-                await self._on_reconcile(live_ids, set(self._calls))
+                await self._on_reconcile(self._live_for_records, set(self._calls))
                 return
             except Exception as exc:
                 log.error("closing the records of lost calls failed (%s); retrying in %.0fs", exc, backoff)

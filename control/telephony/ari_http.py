@@ -55,14 +55,15 @@ class AriHttp:
             if exc.status not in (404, 500):
                 raise
 
-    async def playback_exists(self, playback_id: str) -> bool:
+    async def playback_state(self, playback_id: str) -> str | None:
+        """"queued", "playing"... as Asterisk has it; None once Asterisk no longer has it."""
         try:
-            await self._send("GET", f"/playbacks/{quote(playback_id)}")
+            found = await self._send("GET", f"/playbacks/{quote(playback_id)}")
         except AriError as exc:
             if exc.status == 404:
-                return False
+                return None
             raise
-        return True
+        return str((found or {}).get("state", "playing"))
 
     async def channels(self) -> list[dict[str, Any]]:
         return await self._send("GET", "/channels")

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, Sequence
 
 from control.flow.channel import CallerHungUp
@@ -34,7 +36,7 @@ class AriOps(Protocol):
     async def answer(self, channel_id: str) -> None: ...
     async def play(self, channel_id: str, media: Sequence[str], playback_id: str) -> None: ...
     async def stop_playback(self, playback_id: str) -> None: ...
-    async def playback_exists(self, playback_id: str) -> bool: ...
+    async def playback_state(self, playback_id: str) -> str | None: ...
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
 
 
@@ -46,16 +48,20 @@ class Hangup:
 
 
 class CallSession:
-    def __init__(self, ops: AriOps, channel: dict[str, Any], args: list[str]) -> None:
+    def __init__(self, ops: AriOps, channel: dict[str, Any], args: list[str], stasis_at: str | None = None) -> None:
         self.ops = ops
         self.id: str = channel["id"]
         self.channel = channel
         self.args = args
+        # When the call reached Stasis, by Asterisk's clock and by this process's own.
+        self._stasis_at = stasis_at
+        self._received_at = time.monotonic()
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._digits: deque[str] = deque()
         # The one playback this call waits on; a stopped one's late PlaybackFinished is ignored.
         self._playback: str | None = None
         self._playback_done = False
+        self._seen_playing = False  # Asterisk reported the current playback "playing"
         self.hangup_info: Hangup | None = None
         # Why the platform ended the call from outside the IVR (shutdown), for its record.
         self.ended_by_platform: str | None = None
@@ -94,12 +100,12 @@ class CallSession:
         try:
             await self._request(self.ops.play(self.id, media, self._playback))
             loop = asyncio.get_running_loop()
+            self._seen_playing = False
             check_at = loop.time() + (seconds + PLAYBACK_MARGIN_S if seconds is not None else PLAYBACK_CHECK_S)
             while not self._playback_done:
                 await self._pump(max(check_at - loop.time(), 0))
                 if not self._playback_done and loop.time() >= check_at:
-                    await self._check_playback(overran=seconds is not None)
-                    check_at = loop.time() + PLAYBACK_CHECK_S
+                    check_at = loop.time() + await self._check_playback(seconds)
                 if barge_in and self._digits:
                     await self._request(self.ops.stop_playback(self._playback))
                     return self._digits.popleft()
@@ -209,33 +215,60 @@ class CallSession:
         elif kind in GONE_EVENTS:
             self._note_gone(event)
 
-    async def _check_playback(self, overran: bool) -> None:
-        """No PlaybackFinished for a while: ask Asterisk whether the playback still runs. One
-        still running well past its known length (overran) is stuck: it is stopped."""
+    async def _check_playback(self, seconds: float | None) -> float:
+        """No PlaybackFinished for a while: ask Asterisk how the playback is. Returns how long
+        to wait before asking again. A playback of known length is given that length plus a
+        margin from the moment Asterisk is first seen playing it (it may have started late,
+        fetching its media); still playing after that, it is stuck, and stopped."""
         playback = self._playback
         if playback is None:
-            return
+            return PLAYBACK_CHECK_S
         try:
-            alive = await self.ops.playback_exists(playback)
+            state = await self.ops.playback_state(playback)
         except Exception as exc:
             log.warning("call %s: could not check playback %s: %s", self.id, playback, exc)
-            return
+            return PLAYBACK_CHECK_S
         if playback != self._playback:
-            return
-        if not alive:
+            return PLAYBACK_CHECK_S
+        if state is None:
             log.warning("call %s: playback %s ended without an event; going on", self.id, playback)
             self._playback_done = True
-        elif overran:
+        elif seconds is None:
+            return PLAYBACK_CHECK_S
+        elif state != "playing" or not self._seen_playing:
+            self._seen_playing = state == "playing"
+            return seconds + PLAYBACK_MARGIN_S
+        else:
             log.warning("call %s: playback %s runs past its length; stopping it", self.id, playback)
             await self._request(self.ops.stop_playback(playback))
             self._playback_done = True
+        return PLAYBACK_CHECK_S
 
-    def resync(self, channel_alive: bool, playback_alive: bool | None) -> None:
-        """After the ARI websocket came back: events missed while it was down are made up."""
+    def resync(self, channel_alive: bool, checked: str | None = None, playback_alive: bool | None = None) -> None:
+        """After the ARI websocket came back: events missed while it was down are made up.
+        checked: the playback whose life was asked about; only its own finish is made up
+        (another may have started while the question was on its way)."""
         if not channel_alive:
             self.lost()
-        elif playback_alive is False and self._playback is not None:
-            self.feed({"type": "PlaybackFinished", "playback": {"id": self._playback}})
+        elif playback_alive is False and checked is not None and checked == self._playback:
+            self.feed({"type": "PlaybackFinished", "playback": {"id": checked}})
+
+    def setup_ms(self) -> float:
+        """How long the call has waited since its channel was created (the INVITE): the part
+        before StasisStart by Asterisk's clock, the rest by this process's own, so the two
+        machines' clocks are never compared."""
+        waited = (time.monotonic() - self._received_at) * 1000
+        try:
+            before = (datetime.fromisoformat(self._stasis_at or "")
+                      - datetime.fromisoformat(self.channel.get("creationtime", ""))).total_seconds() * 1000
+        except ValueError:
+            before = 0.0
+        return max(before, 0.0) + waited
+
+    @property
+    def left(self) -> bool:
+        """Asterisk confirmed the channel left (its StasisEnd, or a hang-up answered 404)."""
+        return self._left_stasis.is_set()
 
     @property
     def waiting_on_playback(self) -> str | None:

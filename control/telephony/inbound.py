@@ -103,7 +103,7 @@ class InboundCalls:
             record = replace(record, number=route.number)
             await session.answer()
             record = replace(record, answered_at=now())
-            self._admission.answered((record.answered_at - record.started_at).total_seconds() * 1000)
+            self._admission.answered(session.setup_ms())
             self._recorder.started(record)
             call = CallContext(session, self._media)
             cap = asyncio.timeout(self._limits.max_call_seconds)

@@ -144,17 +144,39 @@ async def test_a_prompt_running_far_past_its_known_length_is_stopped(monkeypatch
 
     monkeypatch.setattr(call_module, "PLAYBACK_MARGIN_S", 0.05)
     ops = RecordingOps()
-    still_playing: list[str] = []
+    asked: list[str] = []
 
-    async def exists(playback_id: str) -> bool:
-        still_playing.append(playback_id)
-        return True  # Asterisk still has it: stuck, no PlaybackFinished will come
+    async def stuck(playback_id: str) -> str | None:
+        asked.append(playback_id)
+        return "playing"  # Asterisk still has it and no PlaybackFinished will come
 
-    ops.playback_exists = exists  # type: ignore[attr-defined]
+    ops.playback_state = stuck  # type: ignore[attr-defined]
     session = CallSession(ops, CHANNEL, ["inbound"])
     assert await asyncio.wait_for(session.play(["sound:x"], barge_in=False, seconds=0.05), 2) is None
-    pid = still_playing[0]
-    assert ("stop", pid) in ops.requests
+    assert len(asked) == 2, "first seen playing, its length is given again before it is stopped"
+    assert ("stop", asked[0]) in ops.requests
+
+
+async def test_a_prompt_that_starts_late_is_not_cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    from control.telephony import call as call_module
+
+    monkeypatch.setattr(call_module, "PLAYBACK_MARGIN_S", 0.05)
+    ops = RecordingOps()
+    states = ["queued", "queued", "playing"]
+
+    async def fetching_its_media(playback_id: str) -> str | None:
+        return states.pop(0) if states else "playing"
+
+    ops.playback_state = fetching_its_media  # type: ignore[attr-defined]
+    session = CallSession(ops, CHANNEL, ["inbound"])
+    playing = asyncio.ensure_future(session.play(["sound:x"], barge_in=False, seconds=0.05))
+    pid = await started_playback(ops)
+    while states:  # queued twice, then playing: its clock starts only now
+        await asyncio.sleep(0.01)
+    assert not any(kind == "stop" for kind, _ in ops.requests), "stopped before it ever played"
+    session.feed(finished(pid))
+    assert await asyncio.wait_for(playing, 2) is None
+    assert not any(kind == "stop" for kind, _ in ops.requests)
 
 
 async def test_a_prompt_whose_finish_was_lost_ends_when_asterisk_no_longer_has_it(
@@ -164,10 +186,10 @@ async def test_a_prompt_whose_finish_was_lost_ends_when_asterisk_no_longer_has_i
     monkeypatch.setattr(call_module, "PLAYBACK_MARGIN_S", 0.05)
     ops = RecordingOps()
 
-    async def gone(playback_id: str) -> bool:
-        return False
+    async def gone(playback_id: str) -> str | None:
+        return None
 
-    ops.playback_exists = gone  # type: ignore[attr-defined]
+    ops.playback_state = gone  # type: ignore[attr-defined]
     session = CallSession(ops, CHANNEL, ["inbound"])
     assert await asyncio.wait_for(session.play(["sound:x"], barge_in=False, seconds=0.05), 2) is None
     assert not any(kind == "stop" for kind, _ in ops.requests)

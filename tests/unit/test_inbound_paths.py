@@ -52,9 +52,9 @@ class Ops:
     async def stop_playback(self, playback_id: str) -> None:
         self.requests.append(("stop", playback_id))
 
-    async def playback_exists(self, playback_id: str) -> bool:
+    async def playback_state(self, playback_id: str) -> str | None:
         self.requests.append(("playback?", playback_id))
-        return False
+        return None
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.requests.append(("hangup", reason))
@@ -189,10 +189,13 @@ class Counting:
 async def test_each_answer_tells_admission_how_long_it_took(db: async_sessionmaker) -> None:
     ops = Ops()
     counting = Counting()
-    session = new_call(ops)
-    session.channel["creationtime"] = (datetime.now(timezone.utc) - timedelta(milliseconds=700)).isoformat()
+    created = datetime(2026, 1, 1, tzinfo=timezone.utc)  # Asterisk's clock, however far from ours
+    session = CallSession(ops, {"id": "c1", "dialplan": {"exten": "8005550100"}, "caller": {},
+                                "creationtime": created.isoformat()},
+                          ["inbound"], (created + timedelta(milliseconds=700)).isoformat())
+    ops.session = session
     await run_call(db, session, admission=counting)
-    assert len(counting.answers) == 1 and 650 < counting.answers[0] < 5000
+    assert len(counting.answers) == 1 and 700 <= counting.answers[0] < 5000
 
 
 async def test_refused_by_admission_is_a_503_with_a_record(db: async_sessionmaker) -> None:

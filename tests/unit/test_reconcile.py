@@ -30,8 +30,8 @@ class Ops(RecordingOps):
     async def channels(self) -> list[dict[str, Any]]:
         return self._channels
 
-    async def playback_exists(self, playback_id: str) -> bool:
-        return self._playing
+    async def playback_state(self, playback_id: str) -> str | None:
+        return "playing" if self._playing else None
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.requests.append(("hangup", channel_id))
@@ -141,3 +141,53 @@ async def test_reconcile_closes_only_its_own_nodes_calls(db: async_sessionmaker)
     assert await end_orphans(db, "a", live_ids=set(), owned=set()) == ["a-1"]
     assert (await get_call(db, "a-1")).hangup_by == "lost"
     assert (await get_call(db, "b-1")).ended_at is None, "node b's call is b's to reconcile"
+
+
+async def test_resync_makes_up_only_the_finish_of_the_playback_it_asked_about() -> None:
+    async def reconcile(live: set[str], owned: set[str]) -> None:
+        return None
+
+    ari = link(reconcile)
+    ops = Ops([in_app("c1", 30)], playing=False)
+    session = CallSession(ops, CHANNEL, ["inbound"])
+    ari._calls["c1"] = session
+    session._playback = "p1"
+
+    async def p1_ends_and_p2_starts_meanwhile(playback_id: str) -> str | None:
+        session._playback = "p2"  # the next prompt began while the question was on its way
+        return None
+
+    ops.playback_state = p1_ends_and_p2_starts_meanwhile  # type: ignore[method-assign]
+    await ari._reconcile(ops)  # type: ignore[arg-type]
+    assert session._events.empty(), "p2 must not be finished on p1's account"
+    await ari.stop()
+
+
+async def test_an_orphan_whose_hang_up_fails_keeps_its_record_open_and_is_tried_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ari_module, "ORPHAN_AGE_S", 0.1)
+    seen: list[set[str]] = []
+
+    async def reconcile(live: set[str], owned: set[str]) -> None:
+        seen.append(live)
+
+    ari = link(reconcile)
+    ari.connected.set()
+    ops = Ops([in_app("old", 60)], playing=False)
+    attempts: list[str] = []
+
+    async def refuse_once(channel_id: str, reason: str = "normal") -> None:
+        attempts.append(channel_id)
+        if len(attempts) == 1:
+            raise RuntimeError("ARI timed out")
+
+    ops.hangup = refuse_once  # type: ignore[method-assign]
+    await ari._reconcile(ops)  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    assert seen[0] == {"old"}, "not confirmed gone: its record stays open"
+    for _ in range(100):
+        if len(attempts) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    assert attempts == ["old", "old"]
+    await ari.stop()

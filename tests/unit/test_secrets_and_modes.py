@@ -6,6 +6,8 @@ import json
 import os
 import stat
 from pathlib import Path
+
+import pytest
 from typing import Any
 
 from control.pbx.modes import tighten
@@ -72,7 +74,7 @@ def test_re_owning_the_instance_never_follows_a_link_asterisk_planted(tmp_path: 
     from control.pbx.config import Layout, _chown_tree
 
     if os.getuid() != 0:
-        return  # re-owning happens only as root
+        pytest.skip("re-owning happens only as root")
     victim = tmp_path / "shadow"
     victim.write_text("root's")
     instance = tmp_path / "asterisk"
@@ -144,7 +146,7 @@ def test_an_old_rootfs_gets_asterisk_a_host_user_of_its_own(tmp_path: Path) -> N
     from control.assets import MAP_USER_SCRIPT
 
     if os.getuid() != 0:
-        return  # creating users and re-owning files needs root
+        pytest.skip("creating users and re-owning files needs root")
     root = tmp_path / "rootfs"
     (root / "etc").mkdir(parents=True)
     (root / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\nasterisk:x:101:101:Asterisk:/var/lib/asterisk:/usr/sbin/nologin\n")
@@ -152,9 +154,26 @@ def test_an_old_rootfs_gets_asterisk_a_host_user_of_its_own(tmp_path: Path) -> N
     spool = root / "var" / "spool" / "asterisk"
     spool.mkdir(parents=True)
     os.chown(spool, 101, 101)
+    shared = root / "etc" / "asterisk.conf"  # root's, readable by the asterisk group
+    shared.write_text("")
+    os.chown(shared, 0, 101)
     for _ in range(2):  # the second run changes nothing
         subprocess.run(["bash", str(MAP_USER_SCRIPT), str(root)], check=True)
     host = pwd.getpwnam("voicectl-asterisk")
     assert f"asterisk:x:{host.pw_uid}:{host.pw_gid}:" in (root / "etc" / "passwd").read_text()
     assert f"asterisk:x:{host.pw_gid}:" in (root / "etc" / "group").read_text()
     assert (spool.stat().st_uid, spool.stat().st_gid) == (host.pw_uid, host.pw_gid)
+    assert (shared.stat().st_uid, shared.stat().st_gid) == (0, host.pw_gid), "root's file stays root's"
+
+
+def test_rendering_never_creates_a_file_through_a_link_in_etc(tmp_path: Path) -> None:
+    from control.pbx.config import _create_once
+
+    victim = tmp_path / "nologin"
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "extensions_local.conf").symlink_to(victim)
+    _create_once(etc / "extensions_local.conf", "x")
+    assert not victim.exists()
+    _create_once(etc / "fresh.conf", "x")
+    assert (etc / "fresh.conf").read_text() == "x"

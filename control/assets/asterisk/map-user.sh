@@ -17,7 +17,9 @@ old_uid=$(awk -F: '$1 == "asterisk" {print $3}' "$root/etc/passwd")
 old_gid=$(awk -F: '$1 == "asterisk" {print $3}' "$root/etc/group")
 [ "$old_uid" = "$uid" ] && [ "$old_gid" = "$gid" ] && exit 0
 echo "map-user.sh: Asterisk in the rootfs runs as host user $host_user ($uid:$gid), was $old_uid:$old_gid" >&2
+# Files first, the account last: an interrupted run is done again from the start next time.
+# Owner and group separately, so a root:asterisk file stays root's.
+[ "$old_uid" = "$uid" ] || find "$root" -xdev -uid "$old_uid" -not -path "$root/proc/*" -exec chown -h "$uid" {} +
+[ "$old_gid" = "$gid" ] || find "$root" -xdev -gid "$old_gid" -not -path "$root/proc/*" -exec chgrp -h "$gid" {} +
 sed -i "s/^asterisk:x:$old_uid:$old_gid:/asterisk:x:$uid:$gid:/" "$root/etc/passwd"
 sed -i "s/^asterisk:x:$old_gid:/asterisk:x:$gid:/" "$root/etc/group"
-find "$root" -xdev \( -uid "$old_uid" -o -gid "$old_gid" \) -not -path "$root/proc/*" \
-  -exec chown -h "$uid:$gid" {} +
