@@ -33,6 +33,7 @@ from control.tenants import service as tenants
 from control.trunks import service as trunks
 from control.trunks import validate
 from control.trunks.passwords import TrunkPasswords
+from control.upkeep import Upkeep, bring_up_to_date
 
 T = TypeVar("T")
 DEMO_NUMBER = "+18005550100"
@@ -91,16 +92,17 @@ def init(settings: Settings) -> None:
     """Create the data directory, the database schema, secrets and Asterisk's config."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secrets = load_or_create(settings.data_dir)
-    confs = _with_db(settings, trunk_confs)
-    pbx_config.map_asterisk_user(settings)
-    closed = _with_db(settings, calls.close_nodeless)
-    if closed:
-        click.echo(f"closed {closed} call records left open by a control plane from before node names")
-    for path in modes.tighten(settings.data_dir):
-        click.echo(f"made {path} private")
-    for number, errors in _with_db(settings, ivrs.stored_problems).items():
-        click.echo(f"warning: the IVR of {number} breaks today's rules; its calls are refused (503) until "
-                   f"it is imported again:\n" + "\n".join(f"  {e}" for e in errors), err=True)
+
+    async def work(db: async_sessionmaker) -> tuple[list[trunks.TrunkSpec], Upkeep]:
+        # Before rendering: the render re-owns the config for the (maybe remapped) Asterisk user.
+        upkeep = await bring_up_to_date(settings, db)
+        return await trunk_confs(db), upkeep
+
+    confs, upkeep = _with_db(settings, work)
+    for note in upkeep.notes():
+        click.echo(note)
+    for warning in upkeep.warnings():
+        click.echo(f"warning: {warning}", err=True)
     where = pbx_config.render(settings, secrets, confs)
     click.echo(f"data directory {settings.data_dir} ready; Asterisk config in {where.host_dir / 'etc'}")
 
@@ -113,8 +115,6 @@ def up(settings: Settings) -> None:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
-    modes.tighten(settings.data_dir)
-    pbx_config.map_asterisk_user(settings)
     # uvloop: the same asyncio, with the transport layer in C; every ARI request and event
     # goes through it (bench/README.md has the difference).
     uvloop.run(serve(settings))

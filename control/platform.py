@@ -11,8 +11,6 @@ from aiohttp import web
 
 from control.api.app import build_app
 from control.calls.recorder import CallRecorder
-from control.calls.service import close_nodeless
-from control.ivrs.service import stored_problems
 from control.media.tts import HttpMedia, TtsCache
 from control.pbx import config
 from control.pbx.check import health as trunk_health
@@ -26,6 +24,8 @@ from control.telephony.admission import Admission, AdmissionLimits
 from control.telephony.ami import AmiLink
 from control.telephony.ari import AriLink
 from control.telephony.inbound import InboundCalls, InboundLimits
+from control.telephony.refusals import record_refusal
+from control.upkeep import bring_up_to_date
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,11 @@ async def serve(settings: Settings) -> None:
                             dead_letter_file=settings.data_dir / "dead-letters.jsonl")
     # What a killed predecessor decided but never wrote goes in before any new call.
     await recorder.replay()
-    await close_nodeless(db)
-    for number, errors in (await stored_problems(db)).items():
-        log.error("the IVR of %s breaks today's rules; its calls are refused (503) until it is imported "
-                  "again: %s", number, "; ".join(errors))
+    upkeep = await bring_up_to_date(settings, db)
+    for note in upkeep.notes():
+        log.info("%s", note)
+    for warning in upkeep.warnings():
+        log.error("%s", warning)
     # Admission counts the link's calls: `ari` is bound late, when admission first asks.
     admission = Admission(AdmissionLimits(settings.max_calls, settings.max_loop_lag_ms, settings.max_answer_ms),
                           lambda: ari.active_calls)
@@ -53,7 +54,7 @@ async def serve(settings: Settings) -> None:
     if supervisor:
         config.render(settings, secrets, await trunk_confs(db))
     ari = AriLink(settings, secrets, inbound.handle, inbound.reconcile, lambda: admission.why_not() is None)
-    ami = AmiLink(settings, secrets, lambda event: inbound.refused_in_dialplan(event, admission.why_not()))
+    ami = AmiLink(settings, secrets, lambda event: record_refusal(recorder, settings.node, event, admission.why_not()))
 
     async def health() -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"ari": ari.connected.is_set(), "ami": ami.connected, "node": settings.node,

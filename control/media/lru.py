@@ -45,6 +45,11 @@ class LruFiles:
     def __contains__(self, key: object) -> bool:
         return key in self._entries
 
+    def size(self, key: str) -> int | None:
+        """The file's size as counted (no syscall), or None when it is not in the cache."""
+        entry = self._entries.get(key)
+        return entry.size if entry is not None else None
+
     def add(self, key: str) -> bool:
         """Count key's file as the most recently used; False when there is no such file."""
         try:

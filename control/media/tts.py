@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 from typing import Awaitable, Callable, Sequence
 
-# Documents are validated against the same limit; ensure() is the last guard.
-from control.flow.play import MAX_TTS_CHARS, PlayItem
+from control.flow.play import PlayItem, tts_text_problem
 from control.media.lru import LruFiles
 from control.priority import at_normal_priority
 
@@ -19,6 +18,8 @@ VOICE = "en-us"
 SPEED = "165"
 KEY = re.compile(r"[0-9a-f]{32}")  # what tts_key returns
 MB = 1024 * 1024
+WAV_HEADER = 44
+BYTES_PER_SECOND = 8000 * 2  # what espeak_wav's sox call makes: 8 kHz, 16-bit, mono
 
 Renderer = Callable[[str, Path], Awaitable[None]]  # renders text into a WAV file at the path
 
@@ -27,11 +28,6 @@ def tts_key(text: str, voice: str = VOICE) -> str:
     return hashlib.sha256(f"{ENGINE}\0{voice}\0{SPEED}\0{text}".encode()).hexdigest()[:32]
 
 
-def check_length(text: str) -> None:
-    """The last guard before espeak-ng: documents are validated when stored, but a render of
-    unbounded text would hold a render slot (and fill the disk) for every call waiting behind it."""
-    if len(text) > MAX_TTS_CHARS:
-        raise ValueError(f"tts text is {len(text)} characters, more than the {MAX_TTS_CHARS} allowed")
 
 
 async def espeak_wav(text: str, target: Path) -> None:
@@ -66,8 +62,12 @@ class TtsCache:
         return self._known.path(key)
 
     async def ensure(self, text: str) -> str:
-        """The key of text's WAV, rendered first if need be."""
-        check_length(text)
+        """The key of text's WAV, rendered first if need be. Documents are checked when stored;
+        this is the last guard before espeak-ng (unbounded text would hold a render slot, and
+        fill the disk, for every call waiting behind it)."""
+        problem = tts_text_problem(text)
+        if problem:
+            raise ValueError(f"tts text: {problem}")
         key = tts_key(text)
         if not self._on_disk(key):
             # Shielded: one caller hanging up must not cancel a render other calls wait on.
@@ -81,6 +81,12 @@ class TtsCache:
             return None
         self._known.use(key)
         return self.path(key)
+
+    def seconds(self, key: str) -> float | None:
+        """How long the rendered text plays (8 kHz 16-bit mono: its length is its size), from
+        the size the cache keeps in memory: asked on every prompt of every call."""
+        size = self._known.size(key)
+        return max(size - WAV_HEADER, 0) / BYTES_PER_SECOND if size is not None else None
 
     def _on_disk(self, key: str) -> bool:
         # Another process sharing the directory (bench/native.py) may have rendered it.
@@ -111,10 +117,6 @@ async def _run(*argv: str) -> None:
         raise RuntimeError(f"{argv[0]} failed ({proc.returncode}): {err.decode(errors='replace').strip()}")
 
 
-WAV_HEADER = 44
-BYTES_PER_SECOND = 8000 * 2  # what _render's sox call makes: 8 kHz, 16-bit, mono
-
-
 class HttpMedia:
     """Turns play items into URIs Asterisk plays: TTS over HTTP from this control plane
     (Asterisk's media cache keeps a copy), sounds from Asterisk's own prompts."""
@@ -137,11 +139,9 @@ class HttpMedia:
         prompts live in Asterisk, so theirs is unknown (None)."""
         total = 0.0
         for uri in uris:
-            if not uri.startswith(self._tts_prefix):
+            known = self._tts.seconds(uri[len(self._tts_prefix):-len(".wav")]) \
+                if uri.startswith(self._tts_prefix) else None
+            if known is None:
                 return None
-            try:
-                size = self._tts.path(uri[len(self._tts_prefix):-len(".wav")]).stat().st_size
-            except OSError:
-                return None
-            total += max(size - WAV_HEADER, 0) / BYTES_PER_SECOND
+            total += known
         return total

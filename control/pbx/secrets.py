@@ -4,7 +4,6 @@ older version gets whatever it lacks added, its existing values kept."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -33,11 +32,5 @@ def load_or_create(data_dir: Path) -> PbxSecrets:
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     merged = {f.name: stored.get(f.name) or fresh[f.name] for f in fields(PbxSecrets)}
     if merged != stored:
-        _write(path, merged)
-    elif path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)
+        replace_whole(path, json.dumps(merged), OWNER_ONLY)
     return PbxSecrets(**merged)
-
-
-def _write(path: Path, values: dict[str, str]) -> None:
-    replace_whole(path, json.dumps(values), OWNER_ONLY)

@@ -43,7 +43,6 @@ class Admission:
         self.lag_ms = 0.0
         self.answer_ms = 0.0
         self.draining = False
-        self.refused = 0
 
     def why_not(self, counting_this: bool = False) -> str | None:
         """None when a new call is welcome; otherwise why it is refused. counting_this: the

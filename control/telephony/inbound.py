@@ -12,8 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Mapping, Protocol
-from urllib.parse import unquote
+from typing import Protocol
 
 import aiohttp
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -150,22 +149,6 @@ class InboundCalls:
         self._recorder.ended(session.id, CallEnd(info.cause, info.cause_text, info.by,
                                                  call.branch_data if call else [],
                                                  reason or session.ended_by_platform))
-
-    def refused_in_dialplan(self, event: Mapping[str, str], why: str | None) -> None:
-        """A call the dialplan refused before Stasis (the admission gate closed, or Stasis()
-        failed): recorded from the AMI UserEvent it raised."""
-        def field(name: str) -> str:
-            value = event.get(name, "")
-            return unquote(value) if isinstance(value, str) else ""
-
-        call_id = field("VcId")
-        if event.get("UserEvent") != "VoicectlRefused" or not call_id:
-            return
-        stasis_failed = field("VcStasis") == "FAILED"
-        reason = "refused: the Stasis app was not registered" if stasis_failed else f"refused: {why or 'gate closed'}"
-        self._recorder.started(CallStart(call_id, "inbound", field("VcExten"), field("VcCaller"), field("VcName"),
-                                         None, now(), None, self._node))
-        self._recorder.ended(call_id, CallEnd(*FAILURE_CAUSE, "platform", [], reason))
 
     async def reconcile(self, live_ids: set[str], owned: set[str]) -> None:
         gone = await end_orphans(self._db, self._node, live_ids, owned)

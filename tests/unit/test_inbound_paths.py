@@ -20,6 +20,7 @@ from control.telephony import call as call_module
 from control.telephony.ari_http import AriError
 from control.telephony.call import CallSession
 from control.telephony.inbound import InboundCalls, InboundLimits
+from control.telephony.refusals import record_refusal
 from control.tenants.service import create_tenant
 from tests.unit.fakes import EchoMedia
 
@@ -237,14 +238,13 @@ async def test_a_stored_ivr_the_current_rules_refuse_is_named(db: async_sessionm
 async def test_a_refusal_the_dialplan_reports_is_recorded_and_a_malformed_one_ignored(
         db: async_sessionmaker) -> None:
     recorder = CallRecorder(db)
-    inbound = InboundCalls(db, EchoMedia(), recorder, "n1")
-    inbound.refused_in_dialplan({"UserEvent": "VoicectlRefused", "VcId": "r1", "VcExten": "8005550100",
-                                 "VcCaller": "%2B1555%2C0001", "VcName": "A%0D%0AB", "VcStasis": ""},
-                                "320 calls in progress")
-    inbound.refused_in_dialplan({"UserEvent": "VoicectlRefused", "VcId": "r2", "VcStasis": "FAILED"}, None)
+    record_refusal(recorder, "n1", {"UserEvent": "VoicectlRefused", "VcId": "r1", "VcExten": "8005550100",
+                                    "VcCaller": "%2B1555%2C0001", "VcName": "A%0D%0AB", "VcStasis": ""},
+                   "320 calls in progress")
+    record_refusal(recorder, "n1", {"UserEvent": "VoicectlRefused", "VcId": "r2", "VcStasis": "FAILED"}, None)
     for malformed in ({"UserEvent": "VoicectlRefused"}, {"UserEvent": "Other", "VcId": "x"},
                       {"UserEvent": "VoicectlRefused", "VcId": ["a", "b"]}):
-        inbound.refused_in_dialplan(malformed, None)  # type: ignore[arg-type]
+        record_refusal(recorder, "n1", malformed, None)  # type: ignore[arg-type]
     await recorder.flush()
     r1, r2 = await get_call(db, "r1"), await get_call(db, "r2")
     assert (r1.caller_id, r1.caller_name, r1.hangup_cause, r1.node) == ("+1555,0001", "A\r\nB", 34, "n1")

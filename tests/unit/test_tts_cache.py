@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from control.media import lru
-from control.media.tts import MAX_TTS_CHARS, TtsCache, tts_key
+from control.flow.play import MAX_TTS_CHARS
+from control.media.tts import TtsCache, tts_key
 
 
 class FakeRenderer:
