@@ -25,7 +25,7 @@ from control.ivrs import service as ivrs
 from control.numbers import service as numbers
 from control.pbx import config as pbx_config
 from control.pbx import modes
-from control.pbx.secrets import load_or_create
+from control.pbx.secrets import PbxSecrets, load_or_create
 from control.pbx.sync import Applied, apply_trunks, trunk_confs
 from control.settings import Settings
 from control.store.db import make_engine, migrate, sessions
@@ -56,6 +56,15 @@ def _with_db(settings: Settings, work: Callable[[async_sessionmaker], Awaitable[
         raise click.ClickException("\n".join(["rejected, nothing was stored:", *(f"  {e}" for e in exc.errors)]))
     except ServiceError as exc:
         raise click.ClickException(str(exc))
+
+
+def _secrets(settings: Settings) -> PbxSecrets:
+    """The platform's secrets, the trunk passwords checked readable too (rendering needs them)."""
+    try:
+        TrunkPasswords(settings.data_dir).load()
+        return load_or_create(settings.data_dir)
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _print(data: Any, as_json: bool, text: str) -> None:
@@ -91,7 +100,7 @@ def install(settings: Settings) -> None:
 def init(settings: Settings) -> None:
     """Create the data directory, the database schema, secrets and Asterisk's config."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    secrets = load_or_create(settings.data_dir)
+    secrets = _secrets(settings)
 
     async def work(db: async_sessionmaker) -> tuple[list[trunks.TrunkSpec], Upkeep]:
         # Before rendering: the render re-owns the config for the (maybe remapped) Asterisk user.
@@ -114,6 +123,7 @@ def up(settings: Settings) -> None:
     from control.platform import serve
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _secrets(settings)  # damaged secrets: one line here, not a traceback from inside the loop
     migrate(settings.database_url)
     # uvloop: the same asyncio, with the transport layer in C; every ARI request and event
     # goes through it (bench/README.md has the difference).
@@ -182,7 +192,8 @@ def _trunk_password(password_stdin: bool, username: str | None) -> str | None:
     if password_stdin:
         if sys.stdin.isatty():
             return click.prompt("password", hide_input=True)
-        return sys.stdin.readline().rstrip("\r\n")
+        # Bounded: a line longer than any password is refused all the same, without reading it all.
+        return sys.stdin.readline(validate.MAX_PASSWORD + 2).rstrip("\r\n")
     return os.environ.get(PASSWORD_ENV) if username is not None else None
 
 

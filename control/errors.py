@@ -14,6 +14,11 @@ class Conflict(ServiceError):
     pass
 
 
+class Unreadable(ServiceError):
+    """A file of the platform's own (secrets, trunk passwords) that is damaged: said, never
+    overwritten, since what it held may be needed to mend it."""
+
+
 class Invalid(ServiceError):
     """Bad input; `errors` lists every problem found, each as 'where: what is wrong'."""
 

@@ -1,12 +1,29 @@
 """Writing a file whole, so a reader never sees half of it, with its mode set from the start."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
+from control.errors import Unreadable
+
 OWNER_ONLY = 0o600  # the owner's eyes only, not even for a moment to anyone else
 ORDINARY = 0o666  # the umask decides, as for any file
+
+
+def read_strings(path: Path, mend: str) -> dict[str, str]:
+    """A JSON object of strings (a secrets file), {} when there is none; Unreadable, saying
+    how to `mend` it, when it is damaged."""
+    if not path.exists():
+        return {}
+    try:
+        found = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unreadable(f"{path} is damaged (not JSON: {exc}); {mend}") from None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise Unreadable(f"{path} is damaged (not an object of strings); {mend}")
+    return found
 
 
 def replace_whole(target: Path, text: str, mode: int = ORDINARY) -> None:

@@ -24,22 +24,36 @@ log = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
 _TIME_FIELDS = ("started_at", "answered_at", "ended_at")
+OPS = ("start", "end")
 
 
 def _encode(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _decode(entry: dict[str, Any]) -> dict[str, Any]:
-    for key in _TIME_FIELDS:
-        if isinstance(entry.get(key), str):
-            entry[key] = datetime.fromisoformat(entry[key])
-    return entry
+def _parsed(line: str) -> tuple[dict[str, Any] | None, str]:
+    """A record change, or None and why the line is none (cut short by a crash mid-write,
+    damaged on disk, edited by hand)."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None, "not JSON (a write cut short?)"
+    if not isinstance(entry, dict) or entry.get("op") not in OPS or not isinstance(entry.get("id"), str):
+        return None, "not a call record change"
+    try:
+        for key in _TIME_FIELDS:
+            if isinstance(entry.get(key), str):
+                entry[key] = datetime.fromisoformat(entry[key])
+    except ValueError:
+        return None, "a time that does not parse"
+    return entry, ""
 
 
 class CallJournal:
     def __init__(self, directory: Path) -> None:
         self._dir = directory
+        # Lines pending() could not read, with why: the recorder keeps them as dead letters.
+        self.unreadable: list[tuple[str, str]] = []
         self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         found = self._segments()
         self._current = (found[-1] + 1) if found else 1
@@ -80,14 +94,18 @@ class CallJournal:
 
     def pending(self) -> Iterator[dict[str, Any]]:
         """Every change in the sealed and current segments, oldest first (for replay at start).
-        A torn last line (the process died mid-write) is skipped."""
+        A line that is none goes to `unreadable` instead: it must not stop a start."""
+        self.unreadable = []
         for number in self._segments():
             with open(self._path(number), encoding="utf-8", errors="replace") as f:
-                for line in f:
-                    try:
-                        yield _decode(json.loads(line))
-                    except ValueError:
-                        log.warning("skipping a torn journal line in %s", self._path(number).name)
+                for raw in f:
+                    line = raw.rstrip("\n")
+                    entry, why = _parsed(line)
+                    if entry is None:
+                        log.warning("journal %s: a line that is %s", self._path(number).name, why)
+                        self.unreadable.append((line, why))
+                    else:
+                        yield entry
 
     def close(self) -> None:
         os.close(self._fd)

@@ -58,6 +58,10 @@ def _fitted(values: dict[str, Any]) -> dict[str, Any]:
     return {k: fit(v, _LIMITS[k]) if k in _LIMITS else v for k, v in values.items()}
 
 
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}" if str(exc) else type(exc).__name__
+
+
 def _end_values(end: CallEnd) -> dict[str, Any]:
     return {"ended_at": now(), "hangup_cause": end.cause, "hangup_cause_text": end.cause_text,
             "hangup_by": end.by, "branch_data": end.branch_data, "reason": end.reason}
@@ -107,7 +111,11 @@ class CallRecorder:
         if self._journal is None:
             return 0
         entries = list(self._journal.pending())
+        for line, why in self._journal.unreadable:
+            await self._dead_letter("journal", {"line": line}, f"unreadable journal line: {why}")
         if not entries:
+            if self._journal.unreadable:
+                self._journal.committed(self._journal.seal())  # kept as dead letters: done with
             return 0
         starts = {e["id"]: e for e in entries if e.get("op") == "start"}
         async with self._db() as session:
@@ -187,12 +195,11 @@ class CallRecorder:
                     await self._write({call_id: row} if kind == "start" else {},
                                       {call_id: row} if kind == "end" else {})
                 except ROW_REFUSED as exc:
-                    await self._dead_letter(kind, row, exc)
+                    await self._dead_letter(kind, row, _why(exc))
                 del rows[call_id]
 
-    async def _dead_letter(self, kind: str, row: dict[str, Any], exc: BaseException) -> None:
+    async def _dead_letter(self, kind: str, row: dict[str, Any], reason: str) -> None:
         self.dead_letters += 1
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}" if str(exc) else type(exc).__name__
         payload = json.loads(json.dumps(row, default=str))
         log.error("call record %s refused by the database (%s); kept as a dead letter", row.get("id"), reason)
         try:

@@ -25,16 +25,22 @@ class RouteCache:
         self._ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, tuple[float, Route | None]] = {}
+        # Parsed IVRs by number, reused while their stored version is unchanged.
+        self._held: dict[str, Route] = {}
 
     async def get(self, dialled: str) -> Route | None:
         now = self._clock()
         hit = self._entries.get(dialled)
         if hit is not None and hit[0] > now:
             return hit[1]
-        route = await route_for(self._db, dialled)
+        route = await route_for(self._db, dialled, self._held)
         if len(self._entries) >= MAX_ENTRIES:
             self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
+        if route is not None and route.ivr is not None:
+            if len(self._held) >= MAX_ENTRIES:
+                self._held.clear()
+            self._held[route.number] = route
         self._entries[dialled] = (now + self._ttl_s, route)
         return route

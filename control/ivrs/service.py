@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -23,6 +24,7 @@ class Route:
     number: str
     tenant_id: str
     ivr: Ivr | None
+    ivr_version: datetime | None = None  # when the IVR was stored: the same time, the same IVR
 
 
 async def import_ivr(db: async_sessionmaker, number_text: str, document: Any) -> Ivr:
@@ -51,20 +53,30 @@ async def export_ivr(db: async_sessionmaker, number_text: str) -> dict[str, Any]
     return row.document
 
 
-async def route_for(db: async_sessionmaker, dialled: str) -> Route | None:
-    """The route for a dialled number as a carrier sent it, or None if it is not ours."""
+async def route_for(db: async_sessionmaker, dialled: str, held: Mapping[str, Route] | None = None) -> Route | None:
+    """The route for a dialled number as a carrier sent it, or None if it is not ours.
+
+    held: routes this process already has, by number. An IVR whose stored version is the one
+    held is neither read nor parsed again: a big one takes a quarter of a second to parse, on
+    the event loop every call shares, and was checked whole when it was imported."""
     try:
         e164 = to_e164(dialled, strict=False)
     except ValueError:
         return None
     async with db() as session:
         found = (await session.execute(
-            select(Number.tenant_id, IvrRow.document).outerjoin(IvrRow, IvrRow.number == Number.e164)
+            select(Number.tenant_id, IvrRow.updated_at).outerjoin(IvrRow, IvrRow.number == Number.e164)
             .where(Number.e164 == e164))).first()
-    if found is None:
-        return None
-    tenant_id, document = found
-    return Route(e164, tenant_id, parse_ivr(document) if document is not None else None)
+        if found is None:
+            return None
+        tenant_id, version = found
+        if version is None:
+            return Route(e164, tenant_id, None)
+        known = (held or {}).get(e164)
+        if known is not None and known.ivr_version == version:
+            return Route(e164, tenant_id, known.ivr, version)
+        document = await session.scalar(select(IvrRow.document).where(IvrRow.number == e164))
+    return Route(e164, tenant_id, parse_ivr(document), version)
 
 
 async def stored_problems(db: async_sessionmaker) -> dict[str, list[str]]:

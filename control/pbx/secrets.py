@@ -8,7 +8,7 @@ import secrets
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from control.files import OWNER_ONLY, replace_whole
+from control.files import OWNER_ONLY, read_strings, replace_whole
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ def _generated() -> PbxSecrets:
 def load_or_create(data_dir: Path) -> PbxSecrets:
     path = data_dir / "secrets.json"
     fresh = asdict(_generated())
-    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    stored = read_strings(path, "restore it, or move it aside to have new ARI and AMI passwords generated "
+                                "(Asterisk's config is rendered again with them at the next start)")
     merged = {f.name: stored.get(f.name) or fresh[f.name] for f in fields(PbxSecrets)}
     if merged != stored:
         replace_whole(path, json.dumps(merged), OWNER_ONLY)

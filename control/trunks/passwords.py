@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from control.files import OWNER_ONLY, replace_whole
+from control.files import OWNER_ONLY, read_strings, replace_whole
 
 FILE_NAME = "trunk_passwords.json"
 
@@ -16,9 +16,8 @@ class TrunkPasswords:
         self.path = data_dir / FILE_NAME
 
     def load(self) -> dict[str, str]:
-        if not self.path.exists():
-            return {}
-        return dict(json.loads(self.path.read_text()))
+        return read_strings(self.path, "restore it, or move it aside and add the trunks that have "
+                                       "a password again")
 
     def set(self, trunk: str, password: str | None) -> None:
         """Store the trunk's password; None forgets it."""

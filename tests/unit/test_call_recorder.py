@@ -182,3 +182,25 @@ async def test_a_dead_letter_the_database_refuses_too_goes_to_the_file(db: async
     await recorder.flush()
     [line] = (tmp_path / "dead.jsonl").read_text().splitlines()
     assert json.loads(line)["payload"]["id"] == "nobody" and recorder.dead_letters == 1
+
+
+async def test_a_journal_with_lines_that_are_no_record_change_still_replays(db: async_sessionmaker,
+                                                                             tmp_path: Path) -> None:
+    """A disk error or a hand edit must not keep the control plane from starting: what cannot
+    be read is kept as a dead letter, the rest lands."""
+    journal = tmp_path / "journal"
+    first = CallRecorder(db, journal)
+    first.started(start("good"))
+    del first
+    segment = next(journal.glob("calls.*.jsonl"))
+    with segment.open("ab") as f:
+        f.write(b'[1, 2]\n"text"\n{"op": "end"}\n{"op": "start"}\n{"op": "merge", "id": "x"}\n\x00\xff\n')
+    second = CallRecorder(db, journal)
+    assert await second.replay() == 1
+    assert (await get_call(db, "good")).caller_name == "Ann"
+    async with db() as session:
+        kept = list((await session.scalars(select(CallDeadLetter).order_by(CallDeadLetter.id))).all())
+    assert len(kept) == 6 and second.dead_letters == 6
+    assert {k.kind for k in kept} == {"journal"} and kept[0].payload["line"] == "[1, 2]"
+    assert "not a call record change" in kept[0].error
+    assert await CallRecorder(db, journal).replay() == 0

@@ -12,7 +12,7 @@ async def test_a_route_is_read_once_per_ttl(monkeypatch: Any) -> None:
     lookups: list[str] = []
     answer: dict[str, Route | None] = {"8005550100": Route("+18005550100", "ten_1", None)}
 
-    async def route_for(db: Any, dialled: str) -> Route | None:
+    async def route_for(db: Any, dialled: str, held: Any = None) -> Route | None:
         lookups.append(dialled)
         return answer.get(dialled)
 
@@ -30,3 +30,36 @@ async def test_a_route_is_read_once_per_ttl(monkeypatch: Any) -> None:
     clock[0] += 2.5
     assert await cache.get("8005550100") is None
     assert lookups == ["8005550100", "8005550199", "8005550100"]
+
+
+async def test_an_unchanged_ivr_is_parsed_once_however_often_the_route_is_read_again(
+        monkeypatch: Any, db: Any) -> None:
+    """A big IVR takes a quarter of a second to parse, on the loop every call shares: a refresh
+    that finds the same stored version reuses what it parsed."""
+    from control.ivrs import service
+    from control.ivrs.service import import_ivr
+    from control.numbers.service import add_number
+    from control.tenants.service import create_tenant
+
+    tenant = await create_tenant(db, "t")
+    await add_number(db, "+18005550100", tenant.id)
+    ivr = {"branches": {"0": {"type": "hangup"}}}
+    await import_ivr(db, "+18005550100", ivr)
+    parses: list[Any] = []
+    real_parse = service.parse_ivr
+    monkeypatch.setattr(service, "parse_ivr", lambda doc: parses.append(doc) or real_parse(doc))
+    clock = [100.0]
+    cache = RouteCache(db, ttl_s=2.0, clock=lambda: clock[0])
+    first = await cache.get("8005550100")
+    for _ in range(3):
+        clock[0] += 2.5
+        again = await cache.get("8005550100")
+        assert again is not None and again.ivr is first.ivr
+    assert len(parses) == 1
+
+    await import_ivr(db, "+18005550100", {"branches": {"0": {"type": "content", "next": "9"},
+                                                       "9": {"type": "hangup"}}})
+    parses.clear()  # the import parsed it too, to check it
+    clock[0] += 2.5
+    changed = await cache.get("8005550100")
+    assert changed is not None and set(changed.ivr.branches) == {"0", "9"} and len(parses) == 1

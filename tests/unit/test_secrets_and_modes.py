@@ -177,3 +177,23 @@ def test_rendering_never_creates_a_file_through_a_link_in_etc(tmp_path: Path) ->
     assert not victim.exists()
     _create_once(etc / "fresh.conf", "x")
     assert (etc / "fresh.conf").read_text() == "x"
+
+
+def test_a_mangled_secrets_file_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    init, add = ["init"], ["trunk", "add", "t1", "--host", "127.0.0.1"]
+    cases = [("secrets.json", "{bad", init), ("secrets.json", "[1, 2]", init),
+             ("secrets.json", '{"ari_password": 7}', init), ("trunk_passwords.json", "[1, 2]", init),
+             ("trunk_passwords.json", "{bad", add)]
+    for i, (name, content, args) in enumerate(cases):
+        data = tmp_path / f"data{i}"
+        data.mkdir()
+        (data / name).write_text(content)
+        env = {**os.environ, "VOICECTL_DATA_DIR": str(data)}
+        env.pop("DATABASE_URL", None)
+        proc = subprocess.run([sys.executable, "-m", "control.cli", *args], env=env, capture_output=True, text=True)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, (name, content, args, proc.stderr)
+        assert name in proc.stderr and "damaged" in proc.stderr, proc.stderr
+        assert (data / name).read_text() == content, "an unreadable secret is never overwritten"
