@@ -29,7 +29,9 @@ class CallStart:
 class CallEnd:
     cause: int | None
     cause_text: str | None
-    by: str  # "caller", "platform", or "lost" (Asterisk went away mid-call)
+    # "caller", "platform", "asterisk" (Asterisk ended it itself: shutting down, an RTP
+    # timeout, an operator's command) or "lost" (the link to Asterisk went away mid-call)
+    by: str
     branch_data: list[dict[str, str]]
     reason: str | None = None  # why the platform ended or refused it, when it did
 

@@ -282,6 +282,12 @@ class CallSession:
             self._left_stasis.set()
             return
         cause = event.get("cause")
+        if event.get("soft") and not self._hangup_asked:
+            # Asterisk itself hung the channel up (shutting down, an RTP timeout, an operator's
+            # command): its `cause` here is a soft-hangup flag, not a Q.850 cause, and the
+            # caller did nothing. A cause may still come with ChannelDestroyed.
+            self.hangup_info = self.hangup_info or Hangup(None, "ended by Asterisk", "asterisk")
+            return
         if self.hangup_info is None:
             self.hangup_info = Hangup(cause, event.get("cause_txt"), "platform" if self._hangup_asked else "caller")
         elif self.hangup_info.cause is None and cause is not None:

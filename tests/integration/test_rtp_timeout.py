@@ -56,3 +56,4 @@ def test_a_call_without_audio_is_hung_up_after_rtp_timeout(quick_timeout: Instan
     lasted = (call.ended_at - call.answered_at).total_seconds()
     assert 2.5 <= lasted < 8, f"answered for {lasted:.1f}s with a 3s rtp_timeout"
     assert call.branch_data == [], "no key, no timeout: the call ended inside the menu's wait"
+    assert call.hangup_by == "asterisk", "Asterisk ended it (RTP timeout), not the caller"

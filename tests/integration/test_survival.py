@@ -162,3 +162,23 @@ def test_a_frozen_asterisk_is_noticed_and_its_calls_resynced(running: Instance) 
     record = wait_call(running, lambda c: c.id == call)
     assert record.branch_data == [{"branch": "0", "input": "2"}, {"branch": "900", "input": ""}]
     assert record.hangup_by == "platform", running.log_tail()
+
+
+def test_run_sh_killed_mid_call_leaves_one_asterisk_and_a_true_record(running: Instance) -> None:
+    """run.sh (the script between the supervisor and Asterisk) killed -9: its guard stops the
+    old Asterisk, the supervisor starts one new one, and the call Asterisk ended says so."""
+    up = call_local(running, "8005550100", "w60")
+    wait_call_up(running, up)
+    old = running.asterisk_pid()
+    run_sh = int(Path(f"/proc/{old}/stat").read_text().split()[3])
+    os.kill(run_sh, signal.SIGKILL)
+    assert gone(old, 15), "the old Asterisk outlived its run.sh"
+    running.wait_healthy(30)
+    mine = [p for p in subprocess.run(["pgrep", "-x", "asterisk"], capture_output=True, text=True).stdout.split()
+            if str(running.data_dir).encode() in Path(f"/proc/{p}/mountinfo").read_bytes()
+            + Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert len(mine) == 1, mine
+    record = wait_call(running, lambda c: c.id == up)
+    assert record.hangup_by == "asterisk", (record.hangup_by, record.hangup_cause, record.reason)
+    after = call_local(running, "8005550100", "w1,d2,w20")
+    assert wait_call(running, lambda c: c.id == after).hangup_by == "platform"

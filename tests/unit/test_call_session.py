@@ -193,3 +193,21 @@ async def test_a_prompt_whose_finish_was_lost_ends_when_asterisk_no_longer_has_i
     session = CallSession(ops, CHANNEL, ["inbound"])
     assert await asyncio.wait_for(session.play(["sound:x"], barge_in=False, seconds=0.05), 2) is None
     assert not any(kind == "stop" for kind, _ in ops.requests)
+
+
+async def test_a_soft_hangup_nobody_asked_for_is_asterisks_not_the_callers() -> None:
+    """Asterisk shutting down (or timing out RTP) hangs channels up softly; its `cause` there is
+    a soft-hangup flag, not a Q.850 cause, and the caller did nothing."""
+    session = CallSession(RecordingOps(), CHANNEL, ["inbound"])
+    session.feed({"type": "ChannelHangupRequest", "soft": True, "cause": 32, "channel": {"id": "c1"}})
+    session.feed({"type": "StasisEnd", "channel": {"id": "c1"}})
+    with pytest.raises(CallerHungUp):
+        await session.wait_digit(1)
+    assert session.hangup_info is not None
+    assert (session.hangup_info.by, session.hangup_info.cause) == ("asterisk", None)
+
+    ours = CallSession(RecordingOps(), CHANNEL, ["inbound"])
+    await ours.hangup()
+    ours.feed({"type": "ChannelHangupRequest", "soft": True, "cause": 32, "channel": {"id": "c1"}})
+    await ours.wait_left(0.1)
+    assert ours.hangup_info is not None and ours.hangup_info.by == "platform"
