@@ -6,7 +6,7 @@
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv espeak-ng sox \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv espeak-ng sox libsox-fmt-mp3 \
  && rm -rf /var/lib/apt/lists/*
 # Asterisk's user, with the uid and gid containers/asterisk/Dockerfile gives it (keep the two
 # equal): the control plane makes the config it renders into the shared volume theirs.

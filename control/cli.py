@@ -154,28 +154,61 @@ def status(settings: Settings, as_json: bool) -> None:
 # -- tenants ----------------------------------------------------------------------------------
 @main.group()
 def tenant() -> None:
-    """Tenants and their Auth-Keys."""
+    """Tenants: their Auth-Keys, time zones and webhook signing secrets."""
 
 
 @tenant.command("create")
 @click.argument("name")
+@click.option("--timezone", default=tenants.DEFAULT_TIMEZONE, show_default=True,
+              help="IANA time zone of the webhooks' date_time, e.g. America/New_York.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def tenant_create(settings: Settings, name: str, as_json: bool) -> None:
-    """Create a tenant; its Auth-Key is printed this once (only a hash is kept)."""
-    created = _with_db(settings, lambda db: tenants.create_tenant(db, name))
+def tenant_create(settings: Settings, name: str, timezone: str, as_json: bool) -> None:
+    """Create a tenant; its Auth-Key and signing secret are printed this once."""
+    created = _with_db(settings, lambda db: tenants.create_tenant(db, name, timezone))
     _print(created.__dict__, as_json,
-           f"tenant {created.id} ({created.name})\nAuth-Key: {created.auth_key}\n"
-           "Keep the key now: it is stored only as a hash and cannot be shown again.")
+           f"tenant {created.id} ({created.name}), time zone {created.timezone}\n"
+           f"Auth-Key: {created.auth_key}\nSigning secret: {created.signing_secret}\n"
+           "Keep both now: the key is stored only as a hash, and the secret is never shown again "
+           "(`voicectl tenant secret rotate` makes a new one).")
 
 
 @tenant.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def tenant_list(settings: Settings, as_json: bool) -> None:
+    """Tenants with their time zones (never a key or a secret)."""
     rows = _with_db(settings, tenants.list_tenants)
-    data = [{"id": t.id, "name": t.name, "created_at": t.created_at} for t in rows]
-    _print(data, as_json, "\n".join(f"{t['id']}  {t['name']}" for t in data) or "no tenants")
+    data = [{"id": t.id, "name": t.name, "timezone": t.timezone, "created_at": t.created_at} for t in rows]
+    _print(data, as_json, "\n".join(f"{t['id']}  {t['name']}  {t['timezone']}" for t in data) or "no tenants")
+
+
+@tenant.command("set")
+@click.argument("tenant_id", metavar="ID")
+@click.option("--timezone", required=True, help="IANA time zone, e.g. Europe/Paris.")
+@click.pass_obj
+def tenant_set(settings: Settings, tenant_id: str, timezone: str) -> None:
+    """Change a tenant's settings (new calls see the change within seconds)."""
+    changed = _with_db(settings, lambda db: tenants.set_timezone(db, tenant_id, timezone))
+    click.echo(f"tenant {changed.id}: time zone {changed.timezone}")
+
+
+@tenant.group("secret")
+def tenant_secret() -> None:
+    """The secret that signs a tenant's webhooks (X-Voicectl-Signature)."""
+
+
+@tenant_secret.command("rotate")
+@click.argument("tenant_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def tenant_secret_rotate(settings: Settings, tenant_id: str, as_json: bool) -> None:
+    """Replace the signing secret: calls that start from a few seconds on sign with the new one."""
+    secret = _with_db(settings, lambda db: tenants.rotate_secret(db, tenant_id))
+    _print({"id": tenant_id, "signing_secret": secret}, as_json,
+           f"tenant {tenant_id}\nSigning secret: {secret}\n"
+           "Webhooks are signed with it within 2 seconds; the old secret is no longer used. "
+           "It is not shown again.")
 
 
 # -- trunks -----------------------------------------------------------------------------------
@@ -343,6 +376,47 @@ def _call_dict(c: Any) -> dict[str, Any]:
             "node": c.node, "branch_data": c.branch_data}
 
 
+def _exchange_lines(number: int, exchange: dict[str, Any]) -> list[str]:
+    """One webhook exchange, as an integrator debugging a flow wants to read it."""
+    if "skipped" in exchange:
+        return [f"  ... {exchange.get('reason')}"]
+    status = exchange.get("status")
+    ms = exchange.get("ms")
+    head = (f"  {number}. branch {exchange.get('branch', '?')}  POST {exchange.get('url', '?')}  "
+            f"{'HTTP ' + str(status) if status is not None else 'no answer'}"
+            + (f"  {ms} ms" if ms is not None else ""))
+    lines = [head]
+    if exchange.get("at"):
+        lines.append(f"     at      {exchange['at']}")
+    lines.append(f"     reason  {exchange.get('reason') or '-'}")
+    if exchange.get("ignored"):
+        lines.append(f"     ignored {exchange['ignored']}")
+    answer = exchange.get("answer")
+    text = answer if isinstance(answer, str) else json.dumps(answer, indent=2, default=str)
+    lines.append("     answer  " + text.replace("\n", "\n             "))
+    return lines
+
+
+def _call_text(c: dict[str, Any]) -> str:
+    branches = " ".join(v.get("branch", "?") + (":" + v["input"] if v.get("input") else "")
+                        for v in c["branch_data"]) or "-"
+    lines = [f"call {c['id']}  {c['direction']}  {c['caller_id'] or '-'} ({c['caller_name'] or '-'}) -> {c['number']}",
+             f"  tenant    {c['tenant_id'] or '-'}  node {c['node'] or '-'}",
+             f"  started   {c['started_at']}",
+             f"  answered  {c['answered_at'] or '-'}",
+             f"  ended     {c['ended_at'] or 'still up'}"
+             + (f"  by {c['hangup_by']}" if c["hangup_by"] else "")
+             + (f"  cause {c['hangup_cause']} {c['hangup_cause_text'] or ''}".rstrip()
+                if c["hangup_cause"] is not None else ""),
+             f"  reason    {c['reason'] or '-'}",
+             f"  branches  {branches}",
+             f"  variables {', '.join(f'{k}={v}' for k, v in c['variables'].items()) or '-'}",
+             f"webhook exchanges: {len(c['exchanges']) or 'none'}"]
+    for number, exchange in enumerate(c["exchanges"], 1):
+        lines += _exchange_lines(number, exchange)
+    return "\n".join(lines)
+
+
 @calls_group.command("list")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -358,9 +432,13 @@ def calls_list(settings: Settings, limit: int, as_json: bool) -> None:
 
 @calls_group.command("show")
 @click.argument("call_id")
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def calls_show(settings: Settings, call_id: str) -> None:
-    click.echo(json.dumps(_call_dict(_with_db(settings, lambda db: calls.get_call(db, call_id))), indent=2, default=str))
+def calls_show(settings: Settings, call_id: str, as_json: bool) -> None:
+    """One call's record, then every webhook exchange it made (url, status, ms, reason, answer)."""
+    call = _with_db(settings, lambda db: calls.get_call(db, call_id))
+    data = {**_call_dict(call), "variables": call.variables or {}, "exchanges": call.exchanges or []}
+    _print(data, as_json, _call_text(data))
 
 
 # -- the demo ---------------------------------------------------------------------------------
@@ -390,6 +468,12 @@ def demo(settings: Settings, if_missing: bool) -> None:
         click.echo(f"{DEMO_NUMBER} is provisioned already; the demo left it as it is")
         return
     _report(settings, f"demo IVR on {DEMO_NUMBER}; trunk 'local' accepts calls from 127.0.0.1", applied)
+
+
+# Groups kept in modules of their own, added last: they import this module's helpers.
+from control.recordings.cli import recordings  # noqa: E402
+
+main.add_command(recordings)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from control.api.app import build_app
 from control.calls.recorder import CallRecorder
+from control.media.library import RecordingLibrary
 from control.media.tts import HttpMedia, TtsCache
 from control.pbx import config
 from control.pbx.check import health as trunk_health
@@ -18,6 +19,9 @@ from control.pbx.process import AsteriskSupervisor
 from control.pbx.secrets import load_or_create
 from control.pbx.sync import trunk_confs
 from control.priority import raise_loop_priority
+from control.recordings.index import RecordingIndex
+from control.recordings.sink import AriRecordingSink
+from control.recordings.service import recordings_dir
 from control.settings import Settings
 from control.store.db import make_engine, sessions
 from control.telephony.admission import Admission, AdmissionLimits
@@ -26,6 +30,8 @@ from control.telephony.ari import AriLink
 from control.telephony.inbound import InboundCalls, InboundLimits
 from control.telephony.refusals import record_refusal
 from control.upkeep import bring_up_to_date
+from control.webhooks.client import WebhookClient
+from control.webhooks.policy import WebhookPolicy
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +54,12 @@ async def serve(settings: Settings) -> None:
     # Admission counts the link's calls: `ari` is bound late, when admission first asks.
     admission = Admission(AdmissionLimits(settings.max_calls, settings.max_loop_lag_ms, settings.max_answer_ms),
                           lambda: ari.active_calls)
-    inbound = InboundCalls(db, HttpMedia(tts, settings.media_url), recorder, settings.node,
-                           InboundLimits(max_call_seconds=settings.max_call_seconds), admission)
+    index = RecordingIndex(db)
+    library = RecordingLibrary(recordings_dir(settings.data_dir), index)
+    hooks = WebhookClient(WebhookPolicy.from_settings(settings))
+    inbound = InboundCalls(db, HttpMedia(tts, settings.media_url, library), recorder, settings.node,
+                           InboundLimits(max_call_seconds=settings.max_call_seconds), admission, hooks,
+                           lambda ops: AriRecordingSink(ops, db, settings.data_dir, index))
     supervisor = AsteriskSupervisor(settings) if settings.manage_asterisk else None
     if supervisor:
         config.render(settings, secrets, await trunk_confs(db))
@@ -80,7 +90,7 @@ async def serve(settings: Settings) -> None:
                 body["status"] = "degraded"
         return ready, body
 
-    runner = web.AppRunner(build_app(health, tts), access_log=None)
+    runner = web.AppRunner(build_app(health, tts, library), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.http_host, settings.http_port).start()
     stop = asyncio.Event()
@@ -101,6 +111,7 @@ async def serve(settings: Settings) -> None:
     log.info("stopping")
     await ari.stop()
     await recorder.close()
+    await hooks.close()
     ami.close()
     if supervisor:
         await supervisor.stop()

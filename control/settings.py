@@ -5,6 +5,7 @@ directory and the database are settings, and nothing else is shared but the Aste
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -19,6 +20,27 @@ def _port_range(text: str) -> tuple[int, int]:
     if not 0 < start <= end < 65536:
         raise ValueError(f"VOICECTL_RTP_PORTS: {text!r} is not a range like 30000-31000")
     return start, end
+
+
+def parse_webhook_allow(text: str) -> str | tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """VOICECTL_WEBHOOK_ALLOW: `any`, `public` or a tuple of networks; ValueError naming what
+    does not parse (checked at start, so a typo stops `up` with one line, not the first webhook)."""
+    text = text.strip().lower()
+    if text in ("any", "public"):
+        return text
+    networks = []
+    for item in (i.strip() for i in text.split(",")):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"VOICECTL_WEBHOOK_ALLOW: {item!r} is not a CIDR; give 'any', 'public' "
+                             "or CIDRs separated by commas") from None
+    return tuple(networks)
+
+
+def _webhook_allow(text: str) -> str:
+    parse_webhook_allow(text)
+    return text.strip().lower()
 
 
 NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
@@ -84,6 +106,11 @@ class Settings:
     # TTS: renders running at once, and the size the on-disk cache is kept under.
     tts_renders: int = 2
     tts_cache_mb: int = 512
+    # Where webhooks (API-branch triggers) may go, beyond what is never allowed (the platform's
+    # own ARI, AMI and HTTP ports, link-local and metadata addresses; control/webhooks/policy.py):
+    # `any` (the default), `public` (globally routable addresses only) or a comma-separated
+    # list of CIDRs, e.g. `10.20.0.0/16,203.0.113.7/32`.
+    webhook_allow: str = "any"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -120,6 +147,7 @@ class Settings:
             record_batch_s=float(env.get("VOICECTL_RECORD_BATCH_S", cls.record_batch_s)),
             tts_renders=int(env.get("VOICECTL_TTS_RENDERS", cls.tts_renders)),
             tts_cache_mb=int(env.get("VOICECTL_TTS_CACHE_MB", cls.tts_cache_mb)),
+            webhook_allow=_webhook_allow(env.get("VOICECTL_WEBHOOK_ALLOW", cls.webhook_allow)),
         )
 
     @property

@@ -13,7 +13,8 @@ Nothing decided is lost:
   (a duplicate id, an end for a call it has no row of, a value it will not store) go to the
   dead-letter table with the reason, or to a file when even that is refused; a database that
   is down keeps the batch for the next try;
-- display fields longer than their columns are cut, with a marker, before the database sees them.
+- display fields longer than their columns are cut, with a marker, before the database sees them;
+  webhook exchanges and variables are bounded the same way (fit_exchanges, fit_variables).
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from control.store.models import Call, CallDeadLetter
 log = logging.getLogger(__name__)
 
 NOT_ENDED = {"ended_at": None, "hangup_cause": None, "hangup_cause_text": None, "hangup_by": None,
-             "branch_data": [], "reason": None}
+             "branch_data": [], "reason": None, "exchanges": [], "variables": {}}
 # Errors that belong to one row, not to the database as a whole: retrying will not help.
 ROW_REFUSED = (IntegrityError, DataError, StaleDataError)
 MARK = "~"
@@ -48,6 +49,51 @@ def fit(value: Any, limit: int) -> Any:
     if isinstance(value, str) and len(value) > limit:
         return value[: limit - len(MARK)] + MARK
     return value
+
+
+# Webhook exchanges and variables come from tenants' servers: bounded, so no answer can make a
+# row too big to store (PostgreSQL refuses a field over 1 GB, and long before that the batch
+# and the journal line would be a burden to every call's record).
+MAX_EXCHANGES = 50
+MAX_ANSWER_CHARS = 4096  # of JSON text, per exchange's answer
+MAX_FIELD_CHARS = 2048  # any other field of an exchange (url, reason...)
+MAX_VARIABLES = 200
+MAX_VARIABLE_CHARS = 1024
+
+
+def fit_json(value: Any, limit: int) -> Any:
+    """`value` when its JSON text (as strict JSON: no NaN, which PostgreSQL refuses) is at most
+    `limit` characters; else that text cut to `limit`, ending in MARK. A value JSON cannot hold
+    becomes a note saying so, rather than a row the database refuses."""
+    if isinstance(value, str):
+        return fit(value, limit)
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return f"<{type(value).__name__} that is not JSON>"
+    return text[: limit - len(MARK)] + MARK if len(text) > limit else value
+
+
+def fit_exchanges(exchanges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most MAX_EXCHANGES: the first and the last ones, which show how a flow began and how
+    it ended, with one entry saying how many between were not kept."""
+    if len(exchanges) > MAX_EXCHANGES:
+        half = (MAX_EXCHANGES - 1) // 2
+        skipped = len(exchanges) - 2 * half
+        exchanges = [*exchanges[:half], {"reason": f"{skipped} exchanges not kept", "skipped": skipped},
+                     *exchanges[-half:]]
+    return [{str(k): fit_json(v, MAX_ANSWER_CHARS if k == "answer" else MAX_FIELD_CHARS) for k, v in e.items()}
+            for e in exchanges if isinstance(e, dict)]
+
+
+def fit_variables(variables: dict[str, str]) -> dict[str, str]:
+    kept = list(variables.items())[:MAX_VARIABLES]
+    out = {fit(str(k), 128): fit(str(v), MAX_VARIABLE_CHARS) for k, v in kept}
+    if len(variables) > MAX_VARIABLES:
+        out[MARK] = f"{len(variables) - MAX_VARIABLES} more not kept"
+    return out
 
 
 _LIMITS = {col.name: col.type.length for col in Call.__table__.columns
@@ -64,7 +110,8 @@ def _why(exc: BaseException) -> str:
 
 def _end_values(end: CallEnd) -> dict[str, Any]:
     return {"ended_at": now(), "hangup_cause": end.cause, "hangup_cause_text": end.cause_text,
-            "hangup_by": end.by, "branch_data": end.branch_data, "reason": end.reason}
+            "hangup_by": end.by, "branch_data": end.branch_data, "reason": end.reason,
+            "exchanges": fit_exchanges(end.exchanges), "variables": fit_variables(end.variables)}
 
 
 class CallRecorder:

@@ -1,8 +1,9 @@
 """Call records: one row per call (written by calls/recorder.py), read and reconciled here."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -34,6 +35,10 @@ class CallEnd:
     by: str
     branch_data: list[dict[str, str]]
     reason: str | None = None  # why the platform ended or refused it, when it did
+    # Webhook exchanges (url, status, ms, reason, answer...) in order, and the call's variables
+    # when it ended: kept so an integrator can debug a flow from `voicectl calls show`.
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
 
 
 async def end_orphans(db: async_sessionmaker, node: str, live_ids: set[str], owned: set[str]) -> list[str]:

@@ -15,16 +15,23 @@ MAX_VISITS = 500
 
 
 async def run_ivr(ivr: Ivr, call: CallContext, start: str = ENTRY) -> str:
-    """Returns how the call ended: "completed" (the IVR hung up) or "caller" (caller hung up)."""
+    """Returns how the call ended: "completed" (the IVR hung up) or "caller" (caller hung up).
+    Branches run from call.ivr, which a goto to another number replaces; a branch that is not
+    there (a webhook's goto, or another IVR changed under the call) ends the call with a reason."""
+    call.ivr = ivr
     current: str | None = start
     visits = 0
     try:
         while current is not None:
             visits += 1
             if visits > MAX_VISITS:
-                log.warning("IVR visited %d branches without ending; hanging up", MAX_VISITS)
+                call.end_because(f"the IVR visited {MAX_VISITS} branches without ending")
                 break
-            current = await ivr.branches[current].run(call)
+            branch = (call.ivr or ivr).branches.get(current)
+            if branch is None:
+                call.end_because(f'no branch "{current}" in the IVR')
+                break
+            current = await branch.run(call)
         await call.channel.hangup()
         return "completed"
     except CallerHungUp:

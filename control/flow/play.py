@@ -1,12 +1,13 @@
-"""Play items ({type: tts, text} and {type: sound, name}) and how they become media URIs."""
+"""Play items ({type: tts, text}, {type: sound, name}, {type: file, album, sort}) and how they
+become media URIs."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
-from control.flow.loader import typed
+from control.flow.loader import shown, typed
 
 SOUND_NAME = re.compile(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*")
 # The longest text a tts item may speak: about a minute of speech. The TTS cache imports it
@@ -17,23 +18,53 @@ MAX_TTS_CHARS = 1000
 # (JSON's "\ud800"), which no encoding can write.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
+# A variable reference; the name rule is the one CallContext.expand uses.
+VARIABLE_NAME = r"[A-Za-z0-9_.-]+"
+VARIABLE = re.compile(r"\$\{(" + VARIABLE_NAME + r")\}")
+# Album and sort numbers: whole numbers a caller could key, nine digits at most.
+MAX_RECORDING_NUMBER = 999_999_999
+RECORDING_NUMBER = re.compile(r"[0-9]{1,9}")
+NUMBER_RULE = f"must be a whole number from 0 to {MAX_RECORDING_NUMBER} or a ${{variable}}"
 
 
 @dataclass(frozen=True)
 class PlayItem:
-    type: str  # "tts" or "sound"
-    value: str  # the text to speak, or the Asterisk prompt name
+    type: str  # "tts", "sound" or "file"
+    value: str = ""  # the text to speak, or the Asterisk prompt name; "" for a file
+    album: str = ""  # a file's album and sort number (digits), or "${name}" until expanded
+    sort: str = ""
+
+    def expanded(self, expand: Callable[[str], str]) -> "PlayItem":
+        """This item with ${variables} replaced by `expand` in its text, album and sort; the item
+        itself when it names none (the common case costs no copy)."""
+        if self.type == "tts" and "$" in self.value:
+            return replace(self, value=expand(self.value))
+        if self.type == "file" and ("$" in self.album or "$" in self.sort):
+            return replace(self, album=recording_number(expand(self.album)),
+                           sort=recording_number(expand(self.sort)))
+        return self
+
+
+class MediaMissing(Exception):
+    """A file item whose recording does not exist (or cannot be played)."""
+
+    def __init__(self, item: PlayItem, why: str) -> None:
+        super().__init__(why)
+        self.item = item
+        self.why = why
 
 
 class MediaResolver(Protocol):
-    async def resolve(self, items: Sequence[PlayItem]) -> list[str]:
-        """Media URIs Asterisk can play, one per item, in order."""
+    async def resolve(self, items: Sequence[PlayItem], tenant_id: str = "") -> list[str]:
+        """Media URIs Asterisk can play, one per item, in order. Albums are the tenant's own.
+        Raises MediaMissing for a file item with no recording."""
 
     def seconds(self, uris: Sequence[str]) -> float | None:
         """How long these resolved URIs play, when every one's length is known."""
 
 
 def parse_play(raw: Any, where: str, errors: list[str]) -> list[PlayItem]:
+    """A document's or a webhook answer's list of play items; every problem goes to errors."""
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -45,7 +76,7 @@ def parse_play(raw: Any, where: str, errors: list[str]) -> list[PlayItem]:
 
 def _parse_item(entry: Any, at: str, errors: list[str]) -> PlayItem | None:
     item_type = typed(entry, ITEM_TYPES, at, errors, shape="must be an object like {type: tts, text: ...}",
-                      unknown=f"unknown play item type {{}} (expected {' or '.join(ITEM_TYPES)})")
+                      unknown=f"unknown play item type {{}} (expected {ITEM_TYPE_NAMES})")
     return item_type.parse(entry, at, errors) if item_type is not None else None
 
 
@@ -81,6 +112,48 @@ def _parse_sound(entry: dict[str, Any], at: str, errors: list[str]) -> PlayItem 
     return PlayItem("sound", name)
 
 
+def _parse_file(entry: dict[str, Any], at: str, errors: list[str]) -> PlayItem | None:
+    album = parse_recording_number(entry.get("album"), f"{at}.album", errors)
+    sort = parse_recording_number(entry.get("sort"), f"{at}.sort", errors)
+    if album is None or sort is None:
+        return None
+    return PlayItem("file", album=album, sort=sort)
+
+
+def parse_recording_number(raw: Any, where: str, errors: list[str]) -> str | None:
+    """An album or sort number as a document or webhook writes it: 25, "25" or "${name}".
+    Digits come back without leading zeros ("025" and 25 are one recording)."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= MAX_RECORDING_NUMBER:
+        return str(raw)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if RECORDING_NUMBER.fullmatch(text):
+            return str(int(text))
+        if VARIABLE.fullmatch(text):
+            return text
+    errors.append(f"{where}: {NUMBER_RULE}" if raw is not None else f"{where}: required; it {NUMBER_RULE}")
+    return None
+
+
+def recording_number(text: str) -> str:
+    """An expanded album or sort number in its one spelling; anything else is returned as it
+    is, for item_problem to name."""
+    text = text.strip()
+    return str(int(text)) if RECORDING_NUMBER.fullmatch(text) else text
+
+
+def item_problem(item: PlayItem) -> str | None:
+    """Why an expanded item cannot be played (a variable left its text empty or too long, or
+    an album or sort that is no number), or None."""
+    if item.type == "tts":
+        return tts_text_problem(item.value)
+    if item.type == "file":
+        for name, value in (("album", item.album), ("sort", item.sort)):
+            if not RECORDING_NUMBER.fullmatch(value):
+                return f"{name} {shown(value)} is not a recording number"
+    return None
+
+
 class ItemType(NamedTuple):
     fields: tuple[str, ...]  # every field the type reads: any other is an error
     parse: Callable[[dict[str, Any], str, list[str]], PlayItem | None]
@@ -89,8 +162,20 @@ class ItemType(NamedTuple):
 ITEM_TYPES: MappingProxyType[str, ItemType] = MappingProxyType({
     "tts": ItemType(("type", "text"), _parse_tts),
     "sound": ItemType(("type", "name"), _parse_sound),
+    "file": ItemType(("type", "album", "sort"), _parse_file),
 })
 
 
+ITEM_TYPE_NAMES = f"{', '.join(list(ITEM_TYPES)[:-1])} or {list(ITEM_TYPES)[-1]}"
+
+
 def dump_play(items: Sequence[PlayItem]) -> list[dict[str, str]]:
-    return [{"type": "tts", "text": i.value} if i.type == "tts" else {"type": "sound", "name": i.value} for i in items]
+    return [_dump_item(i) for i in items]
+
+
+def _dump_item(item: PlayItem) -> dict[str, str]:
+    if item.type == "tts":
+        return {"type": "tts", "text": item.value}
+    if item.type == "file":
+        return {"type": "file", "album": item.album, "sort": item.sort}
+    return {"type": "sound", "name": item.value}

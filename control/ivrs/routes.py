@@ -2,7 +2,9 @@
 
 A burst of calls to one number would otherwise read the number and its IVR from the database
 and parse the IVR once per call. Each process keeps its own entries for `ttl_s`, so a change
-made with the CLI or API (by any replica) reaches new calls within that time.
+made with the CLI or API (by any replica) reaches new calls within that time: the IVR, and
+the tenant's time zone and webhook signing secret, which come with the route (a rotated
+secret signs new calls' webhooks within `ttl_s`).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from control.flow.ports import TenantView
 from control.ivrs.service import Route, route_for
 
 TTL_S = 2.0

@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from control.clock import now
 from control.errors import Invalid, NotFound
 from control.flow.document import Ivr, IvrInvalid, parse_ivr
+from control.flow.ports import TenantView
 from control.numbers.phone import to_e164
 from control.numbers.service import parse_number
 from control.store.models import Ivr as IvrRow
-from control.store.models import Number
+from control.store.models import Number, Tenant
+from control.webhooks.policy import url_problem
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,10 @@ class Route:
     tenant_id: str
     ivr: Ivr | None
     ivr_version: datetime | None = None  # when the IVR was stored: the same time, the same IVR
+    # Read with the route, in the same query: a call needs the tenant's time zone and signing
+    # secret for its webhooks, and gets them without another round trip. Being part of the
+    # route, a new secret or time zone reaches new calls when the route cache refreshes.
+    tenant: TenantView = TenantView()
 
 
 async def import_ivr(db: async_sessionmaker, number_text: str, document: Any) -> Ivr:
@@ -33,6 +39,9 @@ async def import_ivr(db: async_sessionmaker, number_text: str, document: Any) ->
         ivr = parse_ivr(document)
     except IvrInvalid as exc:
         raise Invalid(exc.errors) from None
+    refused = webhook_problems(ivr)
+    if refused:
+        raise Invalid(refused)
     async with db.begin() as session:
         if await session.get(Number, e164) is None:
             raise NotFound(f"number {e164} is not provisioned (voicectl number add {e164} --tenant ID)")
@@ -42,6 +51,20 @@ async def import_ivr(db: async_sessionmaker, number_text: str, document: Any) ->
         else:
             row.document, row.updated_at = ivr.dump(), now()
     return ivr
+
+
+def webhook_problems(ivr: Ivr) -> list[str]:
+    """Webhook URLs this platform's policy refuses (VOICECTL_WEBHOOK_ALLOW, its own ports,
+    link-local...): said at import, not found out on a live call. Names are checked again
+    where they resolve, when they are called."""
+    problems = []
+    for bid, branch in ivr.branches.items():
+        url = getattr(branch, "url", None)
+        if isinstance(url, str) and url:
+            why = url_problem(url)
+            if why is not None:
+                problems.append(f"branches.{bid}.url: refused: {why}")
+    return problems
 
 
 async def export_ivr(db: async_sessionmaker, number_text: str) -> dict[str, Any]:
@@ -65,18 +88,21 @@ async def route_for(db: async_sessionmaker, dialled: str, held: Mapping[str, Rou
         return None
     async with db() as session:
         found = (await session.execute(
-            select(Number.tenant_id, IvrRow.updated_at).outerjoin(IvrRow, IvrRow.number == Number.e164)
+            select(Number.tenant_id, Tenant.timezone, Tenant.signing_secret, IvrRow.updated_at)
+            .join(Tenant, Tenant.id == Number.tenant_id)
+            .outerjoin(IvrRow, IvrRow.number == Number.e164)
             .where(Number.e164 == e164))).first()
         if found is None:
             return None
-        tenant_id, version = found
+        tenant_id, timezone, secret, version = found
+        tenant = TenantView(tenant_id, timezone, secret)
         if version is None:
-            return Route(e164, tenant_id, None)
+            return Route(e164, tenant_id, None, tenant=tenant)
         known = (held or {}).get(e164)
         if known is not None and known.ivr_version == version:
-            return Route(e164, tenant_id, known.ivr, version)
+            return Route(e164, tenant_id, known.ivr, version, tenant)
         document = await session.scalar(select(IvrRow.document).where(IvrRow.number == e164))
-    return Route(e164, tenant_id, parse_ivr(document), version)
+    return Route(e164, tenant_id, parse_ivr(document), version, tenant)
 
 
 async def stored_problems(db: async_sessionmaker) -> dict[str, list[str]]:

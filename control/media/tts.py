@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Awaitable, Callable, Sequence
 
-from control.flow.play import PlayItem, tts_text_problem
+from control.flow.play import MediaMissing, PlayItem, tts_text_problem
+from control.media.library import RecordingLibrary
 from control.media.lru import LruFiles
 from control.priority import at_normal_priority
 
@@ -118,29 +119,40 @@ async def _run(*argv: str) -> None:
 
 
 class HttpMedia:
-    """Turns play items into URIs Asterisk plays: TTS over HTTP from this control plane
-    (Asterisk's media cache keeps a copy), sounds from Asterisk's own prompts."""
+    """Turns play items into URIs Asterisk plays: TTS and album recordings over HTTP from this
+    control plane (Asterisk's media cache keeps a copy), sounds from Asterisk's own prompts."""
 
-    def __init__(self, tts: TtsCache, base_url: str) -> None:
+    def __init__(self, tts: TtsCache, base_url: str, recordings: RecordingLibrary | None = None) -> None:
         self._tts = tts
+        self._recordings = recordings
         self._tts_prefix = f"sound:{base_url.rstrip('/')}/media/tts/"
+        self._file_prefix = f"sound:{base_url.rstrip('/')}/media/recordings/"
 
-    async def resolve(self, items: Sequence[PlayItem]) -> list[str]:
+    async def resolve(self, items: Sequence[PlayItem], tenant_id: str = "") -> list[str]:
         uris = []
         for item in items:
             if item.type == "tts":
                 uris.append(f"{self._tts_prefix}{await self._tts.ensure(item.value)}.wav")
+            elif item.type == "file":
+                if self._recordings is None:
+                    raise MediaMissing(item, "this platform has no album library")
+                uris.append(f"{self._file_prefix}{await self._recordings.name(item, tenant_id)}")
             else:
                 uris.append(f"sound:{item.value}")
         return uris
 
     def seconds(self, uris: Sequence[str]) -> float | None:
-        """TTS renders are 8 kHz 16-bit mono WAV: their length is their size. Asterisk's own
-        prompts live in Asterisk, so theirs is unknown (None)."""
+        """TTS renders are 8 kHz 16-bit mono WAV: their length is their size. Recordings'
+        lengths are known from resolving them. Asterisk's own prompts live in Asterisk, so
+        theirs is unknown (None)."""
         total = 0.0
         for uri in uris:
-            known = self._tts.seconds(uri[len(self._tts_prefix):-len(".wav")]) \
-                if uri.startswith(self._tts_prefix) else None
+            if uri.startswith(self._tts_prefix):
+                known = self._tts.seconds(uri[len(self._tts_prefix):-len(".wav")])
+            elif uri.startswith(self._file_prefix) and self._recordings is not None:
+                known = self._recordings.seconds(uri[len(self._file_prefix):])
+            else:
+                known = None
             if known is None:
                 return None
             total += known

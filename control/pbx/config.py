@@ -28,7 +28,9 @@ from control.trunks.service import TrunkSpec, parse_trunk
 
 log = logging.getLogger(__name__)
 
-INSTANCE_SUBDIRS = ("etc", "run", "db", "spool", "log", "keys", "media")
+# spool/recording: where ARI's channel recordings go (the record branch); Asterisk does not
+# create it, and refuses to record without it.
+INSTANCE_SUBDIRS = ("etc", "run", "db", "spool", "spool/recording", "log", "keys", "media")
 ROOTFS_MOUNT = "/srv/voicectl"
 RENDERED_MARKER = ".rendered"
 # Rendered files that hold secrets (ARI and AMI passwords, trunk credentials): readable by

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -20,6 +21,10 @@ class Tenant(Base):
     # Only a hash of the Auth-Key is kept; the key itself is shown once, at creation.
     key_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # IANA name: webhooks' `date_time` is the tenant's local time.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Signs the tenant's webhooks. Kept as is, unlike the Auth-Key: signing needs the secret itself.
+    signing_secret: Mapped[str] = mapped_column(String(128))
 
 
 class Trunk(Base):
@@ -70,6 +75,11 @@ class Call(Base):
     node: Mapped[str] = mapped_column(String(64), index=True, default="", server_default="")
     # Why the platform ended or refused the call, when it did (an error, overload, shutdown).
     reason: Mapped[str | None] = mapped_column(String(200))
+    # Every webhook exchange (url, status, ms, reason, answer), so a flow can be debugged
+    # without logs; bounded by the recorder (calls/recorder.py).
+    exchanges: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    # The call's variables as they stood when it ended.
+    variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class CallDeadLetter(Base):
@@ -81,4 +91,32 @@ class CallDeadLetter(Base):
     kind: Mapped[str] = mapped_column(String(10))  # "start" or "end"
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     error: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+
+
+class Recording(Base):
+    """A recording in a tenant's album library. An album is only a number: it exists while it
+    has recordings. The audio is `recordings/<id>-<digest>.wav` in the data directory; the
+    digest names the content, so a URL built from it never plays stale audio from a cache."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "album", "sort", name="uq_recordings_tenant_album_sort"),
+        CheckConstraint("album >= 1", name="ck_recordings_album"),
+        CheckConstraint("sort >= 1", name="ck_recordings_sort"),
+        # Ids are never reused (SQLite would reuse the highest after a delete): an integrator
+        # deleting a recording twice must not delete the one made after it.
+        {"sqlite_autoincrement": True},
+    )
+    # Numeric: the Voitex upload answers with it as a numeric string ("data": "918357").
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    album: Mapped[int] = mapped_column(Integer)
+    sort: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    seconds: Mapped[float] = mapped_column(Float)
+    bytes: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -321,7 +321,8 @@ def _channel_of(event: dict[str, Any]) -> str | None:
     channel = event.get("channel")
     if channel:
         return channel.get("id")
-    playback = event.get("playback")
+    # Playbacks and recordings name their channel in target_uri ("channel:<id>").
+    playback = event.get("playback") or event.get("recording")
     if playback:
         target = playback.get("target_uri", "")
         if target.startswith("channel:"):

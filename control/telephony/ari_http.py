@@ -1,4 +1,4 @@
-"""The per-call ARI requests (answer, play, stop, hang up) over one keep-alive aiohttp session.
+"""The per-call ARI requests (answer, play, stop, record, hang up) over one keep-alive aiohttp session.
 
 aioari sends each request through aioswagger's operation objects and wraps every answer in a
 model object; under load that cost more CPU per call than the rest of the control plane
@@ -18,6 +18,8 @@ import aiohttp
 KEEPALIVE_S = 10
 # Asterisk serves at most sessionlimit (100) HTTP connections, the websocket included.
 MAX_CONNECTIONS = 40
+# Fetching a stored recording's file (up to an hour of audio) gets longer than other requests.
+FILE_TIMEOUT_S = 120
 
 
 class AriError(Exception):
@@ -64,6 +66,68 @@ class AriHttp:
                 return None
             raise
         return str((found or {}).get("state", "playing"))
+
+    async def record(self, channel_id: str, name: str, *, max_seconds: int, silence_seconds: int | None,
+                     terminate_on: str | None, beep: bool) -> None:
+        """Start recording what the channel hears from its caller into the stored recording
+        `name` (WAV: 8 kHz 16-bit mono). A name already taken is refused (409), never overwritten."""
+        await self._send("POST", f"/channels/{quote(channel_id)}/record", {
+            "name": name, "format": "wav", "maxDurationSeconds": str(max_seconds),
+            "maxSilenceSeconds": str(silence_seconds or 0), "ifExists": "fail",
+            "beep": "true" if beep else "false", "terminateOn": terminate_on or "none"})
+
+    async def live_recording(self, name: str) -> dict[str, Any] | None:
+        """A recording under way (or just ended: state "done", "failed"...) as Asterisk has it;
+        None once Asterisk no longer has it live."""
+        try:
+            return await self._send("GET", f"/recordings/live/{quote(name)}")
+        except AriError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def stop_recording(self, name: str) -> None:
+        """End a live recording and store what it has; one already over (404) is stopped."""
+        try:
+            await self._send("POST", f"/recordings/live/{quote(name)}/stop")
+        except AriError as exc:
+            if exc.status != 404:
+                raise
+
+    async def cancel_recording(self, name: str) -> None:
+        """End a live recording and throw it away; one already over (404) is left as it is."""
+        try:
+            await self._send("DELETE", f"/recordings/live/{quote(name)}")
+        except AriError as exc:
+            if exc.status != 404:
+                raise
+
+    async def stored_recording(self, name: str) -> dict[str, Any] | None:
+        """A finished recording's details ({"name", "format"}), or None when Asterisk has none."""
+        try:
+            return await self._send("GET", f"/recordings/stored/{quote(name)}")
+        except AriError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def stored_recording_file(self, name: str) -> bytes:
+        """A finished recording's file, as Asterisk stored it (no disk is shared with it). An
+        hour of 8 kHz WAV is 58 MB: the request may take longer than the others."""
+        path = f"/recordings/stored/{quote(name)}/file"
+        async with self._session.get(self._base + path, timeout=aiohttp.ClientTimeout(total=FILE_TIMEOUT_S)) as resp:
+            data = await resp.read()
+            if resp.status >= 300:
+                raise AriError(resp.status, "GET", path, data.decode(errors="replace"))
+            return data
+
+    async def delete_stored_recording(self, name: str) -> None:
+        """Delete a finished recording from Asterisk; one already gone (404) is deleted."""
+        try:
+            await self._send("DELETE", f"/recordings/stored/{quote(name)}")
+        except AriError as exc:
+            if exc.status != 404:
+                raise
 
     async def channels(self) -> list[dict[str, Any]]:
         return await self._send("GET", "/channels")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from collections import deque
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, Sequence
 
-from control.flow.channel import CallerHungUp
+from control.flow.channel import CallerHungUp, Take, TakeEnd
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,18 @@ PLAYBACK_CHECK_S = 15.0
 PLAYBACK_MARGIN_S = 3.0
 # Hang-up is confirmed: this many DELETEs, each followed by a wait for the channel to leave.
 HANGUP_ATTEMPTS = 6
+RECORDING_EVENTS = ("RecordingStarted", "RecordingFinished", "RecordingFailed")
+# A recording with no RecordingFinished by max_seconds plus this margin (counted from its
+# RecordingStarted, or from the request, beep included, when that was missed) is checked with
+# Asterisk, and again every RECORDING_CHECK_S: a missed event must not keep the caller waiting.
+RECORDING_MARGIN_S = 5.0
+RECORDING_CHECK_S = 5.0
+# After a hang-up mid-recording, how long its RecordingFinished is waited for (Asterisk may send
+# it after the channel's StasisEnd, or not at all) before Asterisk is asked for the recording.
+RECORDING_AFTER_HANGUP_S = 1.0
+LIVE_STATES = ("queued", "recording", "paused")
 # Every event type _pump reacts to; AriLink has Asterisk filter out all others.
-CALL_EVENTS = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", *sorted(GONE_EVENTS))
+CALL_EVENTS = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", *RECORDING_EVENTS, *sorted(GONE_EVENTS))
 
 
 class AriOps(Protocol):
@@ -38,6 +49,12 @@ class AriOps(Protocol):
     async def stop_playback(self, playback_id: str) -> None: ...
     async def playback_state(self, playback_id: str) -> str | None: ...
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
+    async def record(self, channel_id: str, name: str, *, max_seconds: int, silence_seconds: int | None,
+                     terminate_on: str | None, beep: bool) -> None: ...
+    async def live_recording(self, name: str) -> dict[str, Any] | None: ...
+    async def stop_recording(self, name: str) -> None: ...
+    async def cancel_recording(self, name: str) -> None: ...
+    async def stored_recording(self, name: str) -> dict[str, Any] | None: ...
 
 
 @dataclass
@@ -62,6 +79,11 @@ class CallSession:
         self._playback: str | None = None
         self._playback_done = False
         self._seen_playing = False  # Asterisk reported the current playback "playing"
+        # The one recording this call waits on: when Asterisk said it started, and its end
+        # (the RecordingFinished or RecordingFailed event, or what a check found instead).
+        self._recording: str | None = None
+        self._recording_started: float | None = None
+        self._recording_end: dict[str, Any] | None = None
         self.hangup_info: Hangup | None = None
         # Why the platform ended the call from outside the IVR (shutdown), for its record.
         self.ended_by_platform: str | None = None
@@ -110,6 +132,12 @@ class CallSession:
                     await self._request(self.ops.stop_playback(self._playback))
                     return self._digits.popleft()
             return None
+        except asyncio.CancelledError:
+            # Cut short from outside (a hold prompt whose answer has come): the audio must
+            # stop too, or it plays over what comes next.
+            if not self._playback_done and self._playback is not None:
+                await asyncio.gather(asyncio.shield(self.ops.stop_playback(self._playback)), return_exceptions=True)
+            raise
         finally:
             self._playback = None
 
@@ -129,6 +157,135 @@ class CallSession:
         while not self._events.empty():
             self._apply(self._events.get_nowait())
         self._digits.clear()
+
+    async def record(self, *, max_seconds: float, silence_seconds: float | None, terminate_on: str | None,
+                     beep: bool) -> Take:
+        """Record the caller into a stored recording of Asterisk's (see Channel.record). A
+        caller gone before it starts raises CallerHungUp; one who hangs up during it gets a
+        Take with ended_by "hangup", whatever Asterisk says of the recording (it may report
+        the cut-short recording as failed, or say nothing once the channel has left)."""
+        self.flush_digits()  # keys pressed before it are not the caller's answer to it
+        self._raise_if_gone()
+        name = recording_name(self.id)
+        self._recording, self._recording_started, self._recording_end = name, None, None
+        requested = False
+        try:
+            try:
+                await self._request(self.ops.record(self.id, name, max_seconds=int(max_seconds),
+                                                    silence_seconds=int(silence_seconds) if silence_seconds else None,
+                                                    terminate_on=terminate_on, beep=beep))
+            except CallerHungUp:
+                raise
+            except Exception as exc:
+                if getattr(exc, "status", None) is None:
+                    raise  # Asterisk unreachable: the call's handler decides
+                log.warning("call %s: Asterisk refused to record: %s", self.id, exc)
+                return Take(name, None, "failed", str(exc))
+            requested = True
+            asked = time.monotonic()
+            # Until RecordingStarted says when recording began: the beep comes first.
+            check_at = asked + 2.0 + max_seconds + RECORDING_MARGIN_S
+            started: float | None = None
+            while self._recording_end is None:
+                await self._pump(max(check_at - time.monotonic(), 0))
+                if started is None and self._recording_started is not None:
+                    started = self._recording_started
+                    check_at = started + max_seconds + RECORDING_MARGIN_S
+                if self._recording_end is None and self._left_stasis.is_set():
+                    # Gone without the caller hanging up (the platform's own hang-up, at
+                    # shutdown): Asterisk may never send the recording's end now.
+                    return await self._take_after_hang_up(name)
+                if self._recording_end is None and time.monotonic() >= check_at:
+                    started = await self._check_recording(name, started)
+                    check_at = max((started or 0) + max_seconds + RECORDING_MARGIN_S,
+                                   time.monotonic() + RECORDING_CHECK_S)
+            # A DTMF event that crossed the finish on its way is applied before judging.
+            while not self._events.empty():
+                self._apply(self._events.get_nowait())
+            self._raise_if_gone()  # it ended because the caller went: a hang-up's take
+            return self._take(name, max_seconds, silence_seconds, terminate_on, started or asked)
+        except CallerHungUp:
+            if not requested:
+                raise
+            return await self._take_after_hang_up(name)
+        except asyncio.CancelledError:
+            # Cut short from outside (the call's length cap): nobody will keep it.
+            if requested and self._recording_end is None:
+                await asyncio.gather(asyncio.shield(self.ops.cancel_recording(name)), return_exceptions=True)
+            raise
+        finally:
+            self._recording = None
+            self._digits.clear()  # keys pressed during it (its terminator too) were meant for it
+
+    def _take(self, name: str, max_seconds: float, silence_seconds: float | None, terminate_on: str | None,
+              started: float) -> Take:
+        end = self._recording_end or {}
+        recording = end.get("recording", {})
+        if end.get("type") == "RecordingFailed":
+            return Take(name, None, "failed", str(recording.get("cause") or "Asterisk gave no cause"))
+        elapsed = time.monotonic() - started
+        ended_by: TakeEnd
+        if terminate_on is not None and terminate_on in self._digits:
+            ended_by = "key"
+        elif silence_seconds is not None and elapsed < max_seconds - 0.5:
+            ended_by = "silence"
+        else:
+            ended_by = "max"
+        return Take(name, _seconds(recording), ended_by)
+
+    async def _take_after_hang_up(self, name: str) -> Take:
+        """The caller hung up during the recording: wait a moment for Asterisk's word on it,
+        then ask for it. A take is returned whenever a file may be there to keep."""
+        deadline = time.monotonic() + RECORDING_AFTER_HANGUP_S
+        while self._recording_end is None and time.monotonic() < deadline:
+            try:
+                await self._pump(deadline - time.monotonic())
+            except CallerHungUp:
+                pass
+        end = self._recording_end or {}
+        # Only a finish's length is believed: a hang-up may be reported as a failure with none.
+        seconds = _seconds(end.get("recording", {})) if end.get("type") == "RecordingFinished" else None
+        try:
+            live = await self.ops.live_recording(name)
+            if live is not None and live.get("state") in LIVE_STATES:
+                await self.ops.stop_recording(name)
+            stored = await self.ops.stored_recording(name)
+        except Exception as exc:
+            log.warning("call %s: could not ask Asterisk about recording %s after the hang-up: %s", self.id, name, exc)
+            stored = {}  # it may be there: keeping it will tell
+        if stored is None:
+            log.info("call %s: the caller hung up; Asterisk stored nothing of recording %s", self.id, name)
+            raise CallerHungUp()
+        return Take(name, seconds, "hangup")
+
+    async def _check_recording(self, name: str, started: float | None) -> float | None:
+        """No RecordingFinished by max_seconds and a margin: ask Asterisk. A recording no
+        longer live has ended (stored: finished; not: failed). One still queued, or recording
+        with its RecordingStarted missed, is given max_seconds from now (returned as when it
+        started); one recording for longer than that is stuck, and stopped (what it has is
+        kept)."""
+        try:
+            live = await self.ops.live_recording(name)
+            if live is None:
+                stored = await self.ops.stored_recording(name)
+                log.warning("call %s: recording %s ended without an event; going on", self.id, name)
+                self._recording_end = ({"type": "RecordingFinished", "recording": {"name": name}} if stored else
+                                       {"type": "RecordingFailed",
+                                        "recording": {"name": name, "cause": "Asterisk has no such recording"}})
+            elif live.get("state") not in LIVE_STATES:
+                kind = "RecordingFinished" if live.get("state") == "done" else "RecordingFailed"
+                self._recording_end = {"type": kind, "recording": live}
+            elif live.get("state") != "recording":
+                return started  # queued (or paused): not begun yet
+            elif started is None:
+                return time.monotonic()  # its RecordingStarted was missed: counted from now
+            else:
+                log.warning("call %s: recording %s runs past its length; stopping it", self.id, name)
+                await self.ops.stop_recording(name)
+                self._recording_end = {"type": "RecordingFinished", "recording": {"name": name}}
+        except Exception as exc:
+            log.warning("call %s: could not check recording %s: %s", self.id, name, exc)
+        return started
 
     async def hangup(self) -> None:
         """Ask Asterisk to hang up; ensure_gone() confirms it (and retries a failed request)."""
@@ -212,6 +369,12 @@ class CallSession:
         elif kind == "PlaybackFinished":  # also sent, with state "failed", when media cannot play
             if event["playback"]["id"] == self._playback:
                 self._playback_done = True
+        elif kind in RECORDING_EVENTS:
+            if event.get("recording", {}).get("name") == self._recording and self._recording is not None:
+                if kind == "RecordingStarted":
+                    self._recording_started = time.monotonic()
+                else:
+                    self._recording_end = event
         elif kind in GONE_EVENTS:
             self._note_gone(event)
 
@@ -306,3 +469,19 @@ class CallSession:
                 self.hangup_info = self.hangup_info or Hangup(None, "channel gone", "caller")
                 raise CallerHungUp() from None
             raise
+
+
+NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def recording_name(call_id: str) -> str:
+    """A stored recording name of the call's own, new for every take (Asterisk refuses a name
+    taken): the call id, then a random part; nothing a path or URL could read otherwise."""
+    return f"{NOT_IN_NAME.sub('_', call_id)[:64]}-{uuid.uuid4().hex[:16]}"
+
+
+def _seconds(recording: dict[str, Any]) -> float | None:
+    """A LiveRecording's length as Asterisk counts it (whole seconds, and not the file's: a
+    recording silence ended, trimmed to 0.2 s, was said to last 1), when it says."""
+    duration = recording.get("duration")
+    return float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None

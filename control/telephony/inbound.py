@@ -12,7 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
 import aiohttp
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -24,6 +24,8 @@ from control.flow.branches import CallContext
 from control.flow.channel import CallerHungUp
 from control.flow.engine import run_ivr
 from control.flow.play import MediaResolver
+from control.flow.ports import RecordingSink, Webhooks
+from control.ivrs.lookup import TenantIvrs
 from control.ivrs.routes import RouteCache
 from control.settings import Settings
 from control.telephony.call import CallSession, Hangup
@@ -62,14 +64,20 @@ class AlwaysAdmit:
 class InboundCalls:
     def __init__(self, db: async_sessionmaker, media: MediaResolver, recorder: CallRecorder, node: str,
                  limits: InboundLimits = InboundLimits(),
-                 admission: AdmissionPort = AlwaysAdmit()) -> None:
+                 admission: AdmissionPort = AlwaysAdmit(), hooks: Webhooks | None = None,
+                 recordings: Callable[[Any], RecordingSink] | None = None) -> None:
         self._db = db
+        # The record branch's sink for a call, given the ARI requests its session makes (the
+        # takes are on that Asterisk); None: record branches have nowhere to keep what is said.
+        self._recordings = recordings
         self._media = media
         self._recorder = recorder
         self._node = node
         self._limits = limits
         self._admission = admission
         self._routes = RouteCache(db)
+        self._hooks = hooks
+        self._ivrs = TenantIvrs(self._routes)
 
     async def handle(self, session: CallSession) -> None:
         caller_id, caller_name = session.caller
@@ -104,7 +112,9 @@ class InboundCalls:
             record = replace(record, answered_at=now())
             self._admission.answered(session.setup_ms())
             self._recorder.started(record)
-            call = CallContext(session, self._media)
+            call = CallContext(session, self._media, call_id=session.id, caller=caller_id, caller_name=caller_name,
+                               did=route.number, tenant=route.tenant, ivr=route.ivr, hooks=self._hooks,
+                               ivrs=self._ivrs, recordings=self._recordings(session.ops) if self._recordings else None)
             cap = asyncio.timeout(self._limits.max_call_seconds)
             try:
                 async with cap:
@@ -146,9 +156,12 @@ class InboundCalls:
             log.error("call %s: could not confirm its channel is gone: %s", session.id, exc)
             session.hangup_info = session.hangup_info or LOST
         info = session.hangup_info or Hangup(None, None, "caller")
-        self._recorder.ended(session.id, CallEnd(info.cause, info.cause_text, info.by,
-                                                 call.branch_data if call else [],
-                                                 reason or session.ended_by_platform))
+        why = reason or session.ended_by_platform or (call.reason if call else None)
+        if call is None:
+            self._recorder.ended(session.id, CallEnd(info.cause, info.cause_text, info.by, [], why))
+            return
+        self._recorder.ended(session.id, CallEnd(info.cause, info.cause_text, info.by, call.branch_data, why,
+                                                 call.exchanges, call.variables))
 
     async def reconcile(self, live_ids: set[str], owned: set[str]) -> None:
         gone = await end_orphans(self._db, self._node, live_ids, owned)

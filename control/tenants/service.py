@@ -3,13 +3,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.clock import now
-from control.errors import Invalid
+from control.errors import Invalid, NotFound
 from control.store.models import Tenant
+
+# The prefix tells a signing secret from an Auth-Key at a glance (in a config file, in a leak).
+SECRET_PREFIX = "whsec_"
+DEFAULT_TIMEZONE = "UTC"
+MAX_TIMEZONE = 64  # the column's length; IANA names are far shorter
 
 
 @dataclass(frozen=True)
@@ -17,6 +23,8 @@ class CreatedTenant:
     id: str
     name: str
     auth_key: str  # shown once; only its hash is stored
+    timezone: str
+    signing_secret: str  # shown once by the CLI (kept, since signing needs it; rotate to replace)
 
 
 def hash_key(key: str) -> str:
@@ -24,19 +32,73 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_tenant(db: async_sessionmaker, name: str) -> CreatedTenant:
+def new_signing_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def check_timezone(name: str) -> str:
+    """The IANA time zone name as given, or Invalid: checked against the zone database here,
+    so a call never finds out mid-webhook that its tenant's zone does not exist."""
     name = name.strip()
-    if not name:
-        raise Invalid(["name: must not be empty"])
-    created = CreatedTenant(f"ten_{secrets.token_hex(8)}", name, secrets.token_urlsafe(32))
+    try:
+        if len(name) > MAX_TIMEZONE:
+            raise ValueError
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise Invalid([f"timezone: {name!r} is not an IANA time zone name (like UTC or America/New_York)"]) from None
+    return name
+
+
+async def create_tenant(db: async_sessionmaker, name: str, timezone: str = DEFAULT_TIMEZONE) -> CreatedTenant:
+    name = name.strip()
+    problems = [] if name else ["name: must not be empty"]
+    try:
+        timezone = check_timezone(timezone)
+    except Invalid as exc:
+        problems += exc.errors
+    if problems:
+        raise Invalid(problems)
+    created = CreatedTenant(f"ten_{secrets.token_hex(8)}", name, secrets.token_urlsafe(32), timezone,
+                            new_signing_secret())
     async with db.begin() as session:
-        session.add(Tenant(id=created.id, name=name, key_hash=hash_key(created.auth_key), created_at=now()))
+        session.add(Tenant(id=created.id, name=name, key_hash=hash_key(created.auth_key), created_at=now(),
+                           timezone=timezone, signing_secret=created.signing_secret))
     return created
 
 
 async def list_tenants(db: async_sessionmaker) -> list[Tenant]:
     async with db() as session:
         return list((await session.scalars(select(Tenant).order_by(Tenant.created_at))).all())
+
+
+async def get_tenant(db: async_sessionmaker, tenant_id: str) -> Tenant:
+    async with db() as session:
+        found = await session.get(Tenant, tenant_id)
+    if found is None:
+        raise NotFound(f"tenant {tenant_id} does not exist")
+    return found
+
+
+async def set_timezone(db: async_sessionmaker, tenant_id: str, timezone: str) -> Tenant:
+    timezone = check_timezone(timezone)
+    async with db.begin() as session:
+        found = await session.get(Tenant, tenant_id)
+        if found is None:
+            raise NotFound(f"tenant {tenant_id} does not exist")
+        found.timezone = timezone
+    return found
+
+
+async def rotate_secret(db: async_sessionmaker, tenant_id: str) -> str:
+    """A new signing secret, in force for new webhooks as soon as route caches refresh (2 s);
+    calls that start from then on sign with it (a call under way keeps the one it started with). Returned once: the caller shows it."""
+    secret = new_signing_secret()
+    async with db.begin() as session:
+        found = await session.get(Tenant, tenant_id)
+        if found is None:
+            raise NotFound(f"tenant {tenant_id} does not exist")
+        found.signing_secret = secret
+    return secret
 
 
 async def tenant_for_key(db: async_sessionmaker, key: str) -> Tenant | None:

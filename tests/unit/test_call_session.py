@@ -211,3 +211,17 @@ async def test_a_soft_hangup_nobody_asked_for_is_asterisks_not_the_callers() -> 
     ours.feed({"type": "ChannelHangupRequest", "soft": True, "cause": 32, "channel": {"id": "c1"}})
     await ours.wait_left(0.1)
     assert ours.hangup_info is not None and ours.hangup_info.by == "platform"
+
+
+async def test_a_play_cancelled_from_outside_stops_its_audio() -> None:
+    """A hold prompt is cancelled when the answer it covers arrives: the audio stops with it,
+    and a key pressed meanwhile is still there for whoever listens next."""
+    ops, session, playing, pid = await start_playing(barge_in=False)
+    session.feed(dtmf("7"))
+    await asyncio.sleep(0.01)
+    playing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await playing
+    assert ("stop", pid) in ops.requests
+    assert await session.wait_digit(0.01) == "7"
+

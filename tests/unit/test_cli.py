@@ -13,7 +13,7 @@ from control.cli import main
 BAD_IVR = """
 branches:
   "1": {type: menu, play: [{type: tts, text: "Hi"}], inputs: {"1": "700"}}
-  "2": {type: record}
+  "2": {type: voicemail}
 """
 GOOD_IVR = {"branches": {"0": {"type": "menu", "play": [{"type": "sound", "name": "beep"}],
                                "inputs": {"1": "9"}, "timeout": 3, "retries": 1},
@@ -55,7 +55,7 @@ def test_bad_ivr_is_rejected_whole_with_every_problem(cli, tenant: str, tmp_path
     assert out.exit_code == 1
     assert "rejected, nothing was stored:" in out.output
     for problem in ['branches.1.inputs.1: no branch "700"',
-                    "branches.2.type: unknown branch type 'record'",
+                    "branches.2.type: unknown branch type 'voicemail'",
                     'branches: there is no branch "0", where every call starts']:
         assert problem in out.output
     assert "has no IVR" in cli("ivr", "export", "8459511000").output
@@ -120,3 +120,75 @@ def test_demo_if_missing_never_undoes_an_operators_changes(cli, tmp_path: Path) 
     out = cli("demo", "--if-missing")
     assert out.exit_code == 0 and "left it as it is" in out.output
     assert json.loads(cli("ivr", "export", "8005550100", "--json").output)["branches"]["9"]["type"] == "hangup"
+
+
+def _record_call(exchanges: list, variables: dict) -> None:
+    """A finished call written as the platform writes it (the recorder), into the CLI's store."""
+    from datetime import datetime, timezone
+
+    from control.calls.recorder import CallRecorder
+    from control.calls.service import CallEnd, CallStart
+    from control.settings import Settings
+    from control.store.db import make_engine, migrate, sessions
+
+    url = Settings.from_env().database_url
+    migrate(url)
+
+    async def write() -> None:
+        engine = make_engine(url)
+        recorder = CallRecorder(sessions(engine))
+        at = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+        recorder.started(CallStart("node-1.7", "inbound", "+18459511000", "+12125550143", "Ann", "ten_1", at, at))
+        recorder.ended("node-1.7", CallEnd(16, "Normal Clearing", "caller", [{"branch": "0", "input": "1"}],
+                                           exchanges=exchanges, variables=variables))
+        await recorder.close()
+        await engine.dispose()
+
+    asyncio.run(write())
+
+
+EXCHANGES = [
+    {"branch": "5", "url": "https://hooks.example.com/a", "at": "2026-11-23T08:00:01+00:00", "status": 200,
+     "ms": 41.5, "answer": {"goto": "7", "variables": {"account": "991"}}},
+    {"branch": "7", "url": "https://hooks.example.com/b", "at": "2026-11-23T08:00:03+00:00", "status": None,
+     "ms": 5001.2, "answer": None, "reason": "timeout after 5 s"},
+]
+
+
+def test_calls_show_prints_the_record_then_every_exchange(cli) -> None:
+    assert cli("tenant", "list").exit_code == 0  # the store exists, migrated
+    _record_call(EXCHANGES, {"account": "991"})
+    out = cli("calls", "show", "node-1.7")
+    assert out.exit_code == 0, out.output
+    text = out.output
+    assert "call node-1.7  inbound  +12125550143 (Ann) -> +18459511000" in text
+    assert "branches  0:1" in text and "variables account=991" in text and "by caller" in text
+    assert "webhook exchanges: 2" in text
+    first, second = text.index("1. branch 5  POST https://hooks.example.com/a  HTTP 200  41.5 ms"), \
+        text.index("2. branch 7  POST https://hooks.example.com/b  no answer  5001.2 ms")
+    assert first < second
+    assert '"goto": "7"' in text[first:second] and "reason  -" in text[first:second]
+    assert "reason  timeout after 5 s" in text[second:] and "answer  null" in text[second:]
+    data = json.loads(cli("calls", "show", "node-1.7", "--json").output)
+    assert data["exchanges"] == EXCHANGES and data["variables"] == {"account": "991"}
+    assert data["id"] == "node-1.7" and data["branch_data"] == [{"branch": "0", "input": "1"}]
+    listed = json.loads(cli("calls", "list", "--json").output)
+    assert "exchanges" not in listed[0]  # the list is as it was
+    missing = cli("calls", "show", "nope")
+    assert missing.exit_code == 1 and "call nope does not exist" in missing.output
+
+
+def test_calls_show_an_over_large_history_is_stored_bounded(cli) -> None:
+    assert cli("tenant", "list").exit_code == 0
+    many = [{"branch": "5", "url": f"https://hooks.example.com/{i}", "status": 200, "ms": 1.0,
+             "answer": {"play": [{"type": "tts", "text": "x" * 10_000}]}} for i in range(120)]
+    _record_call(many, {f"v{i}": "y" * 5000 for i in range(300)})
+    data = json.loads(cli("calls", "show", "node-1.7", "--json").output)
+    kept = data["exchanges"]
+    assert len(kept) <= 50
+    assert kept[0]["url"].endswith("/0") and kept[-1]["url"].endswith("/119")  # first and last kept
+    assert any("exchanges not kept" in (e.get("reason") or "") for e in kept)
+    assert all(len(json.dumps(e["answer"])) <= 4200 for e in kept if "answer" in e)
+    assert kept[0]["answer"].endswith("~")
+    assert len(data["variables"]) <= 201 and all(len(v) <= 1024 for v in data["variables"].values())
+    assert "exchanges not kept" in cli("calls", "show", "node-1.7").output

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from control.flow.branches import CallContext
+from control.flow.branches import TYPES, CallContext
 from control.flow.document import IvrInvalid, parse_ivr
 from control.flow.engine import run_ivr
 from tests.unit.fakes import HANGUP, EchoMedia, FakeChannel
@@ -89,7 +89,7 @@ def test_invalid_document_lists_every_problem() -> None:
         "1": {"type": "menu", "play": [{"type": "tts", "text": ""}], "inputs": {"4": "700", "x": "1"},
               "timeout": -1, "on_timeout": "800"},
         "2": {"type": "dance"},
-        "3": {"type": "content", "play": [{"type": "file"}], "next": "1"},
+        "3": {"type": "content", "play": [{"type": "video"}], "next": "1"},
     }}
     with pytest.raises(IvrInvalid) as caught:
         parse_ivr(doc)
@@ -97,8 +97,8 @@ def test_invalid_document_lists_every_problem() -> None:
         "branches.1.play.0.text: tts needs non-empty text",
         "branches.1.inputs.x: a key is one of 0-9, *, # or % (any key)",
         "branches.1.timeout: must be a number from 0.5 to 120",
-        "branches.2.type: unknown branch type 'dance' (known: content, hangup, menu)",
-        "branches.3.play.0.type: unknown play item type 'file' (expected tts or sound)",
+        f"branches.2.type: unknown branch type 'dance' (known: {', '.join(sorted(TYPES))})",
+        "branches.3.play.0.type: unknown play item type 'video' (expected tts, sound or file)",
         'branches: there is no branch "0", where every call starts',
         'branches.1.inputs.4: no branch "700"',
         'branches.1.on_timeout: no branch "800"',

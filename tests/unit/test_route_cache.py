@@ -63,3 +63,39 @@ async def test_an_unchanged_ivr_is_parsed_once_however_often_the_route_is_read_a
     clock[0] += 2.5
     changed = await cache.get("8005550100")
     assert changed is not None and set(changed.ivr.branches) == {"0", "9"} and len(parses) == 1
+
+
+async def test_a_route_carries_the_tenant_a_call_needs_and_its_changes_within_the_ttl(
+        monkeypatch: Any, db: Any) -> None:
+    """Time zone and signing secret come with the route (no other query per call); a rotated
+    secret signs new calls' webhooks once the entry expires, the parsed IVR kept all the same."""
+    from control.flow.ports import TenantView
+    from control.ivrs import service
+    from control.ivrs.service import import_ivr, route_for
+    from control.numbers.service import add_number
+    from control.tenants.service import create_tenant, rotate_secret, set_timezone
+
+    tenant = await create_tenant(db, "t", "America/Chicago")
+    await add_number(db, "+18005550100", tenant.id)
+    await add_number(db, "+18005550101", tenant.id)  # no IVR yet: the tenant comes all the same
+    await import_ivr(db, "+18005550100", {"branches": {"0": {"type": "hangup"}}})
+    bare = await route_for(db, "8005550101")
+    assert bare is not None and bare.ivr is None
+    assert bare.tenant == TenantView(tenant.id, "America/Chicago", tenant.signing_secret)
+
+    parses: list[Any] = []
+    real_parse = service.parse_ivr
+    monkeypatch.setattr(service, "parse_ivr", lambda doc: parses.append(doc) or real_parse(doc))
+    clock = [100.0]
+    cache = RouteCache(db, ttl_s=2.0, clock=lambda: clock[0])
+    first = await cache.get("8005550100")
+    assert first is not None and first.tenant == TenantView(tenant.id, "America/Chicago", tenant.signing_secret)
+
+    secret = await rotate_secret(db, tenant.id)
+    await set_timezone(db, tenant.id, "Asia/Tokyo")
+    clock[0] += 1.0
+    assert (await cache.get("8005550100")).tenant.signing_secret == tenant.signing_secret  # within the TTL
+    clock[0] += 1.5
+    again = await cache.get("8005550100")
+    assert again is not None and again.tenant == TenantView(tenant.id, "Asia/Tokyo", secret)
+    assert again.ivr is first.ivr and len(parses) == 1

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Provision everything the platform runs beside Python: Asterisk 22 (the host's package when
-# there is one, else a Debian sid rootfs built once and cached), SIPp, espeak-ng and sox.
+# there is one, else a Debian sid rootfs built once and cached), SIPp, espeak-ng and sox (with MP3).
 # Idempotent: a second run finds everything in place and returns in well under a second.
 #   usage: install.sh ROOTFS_DIR   (what `voicectl install` runs)
 set -euo pipefail
 rootfs=${1:?usage: install.sh ROOTFS_DIR}
-packages_host=(sip-tester espeak-ng sox)
+# libsox-fmt-mp3: sox reads MP3 uploads to the album library only with it.
+packages_host=(sip-tester espeak-ng sox libsox-fmt-mp3)
 packages_rootfs=asterisk,asterisk-core-sounds-en-gsm,asterisk-moh-opsound-gsm
 
 need=()

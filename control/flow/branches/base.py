@@ -1,31 +1,14 @@
 """What every branch type has: an id, a parser that reports every problem, and run()."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
-from control.flow.channel import Channel
+from control.flow.context import CallContext
 from control.flow.loader import shown
-from control.flow.play import MediaResolver
 
 MAX_ID_CHARS = 64  # an id is written into every call's branch_data
 
-
-@dataclass
-class CallContext:
-    """What a running branch may use: the call's channel, media, and its branch_data log."""
-
-    channel: Channel
-    media: MediaResolver
-    branch_data: list[dict[str, str]] = field(default_factory=list)
-
-    def record(self, branch: str, keys: str) -> None:
-        self.branch_data.append({"branch": branch, "input": keys})
-
-    async def play(self, media: list[str], *, barge_in: bool) -> str | None:
-        """Play resolved media; its known length lets the channel notice a playback whose
-        end never comes."""
-        return await self.channel.play(media, barge_in=barge_in, seconds=self.media.seconds(media))
+__all__ = ["Branch", "CallContext", "MAX_ID_CHARS"]
 
 
 class Branch:
@@ -102,5 +85,36 @@ def _ranged(raw: dict[str, Any], key: str, default: Any, where: str, errors: lis
     # bool is an int to Python, never a number to a document
     if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
         errors.append(f"{where}.{key}: must be {rule}")
+        return default
+    return value
+
+
+def required_branch_ref(raw: dict[str, Any], key: str, where: str, errors: list[str]) -> str | None:
+    if raw.get(key) is None:
+        errors.append(f"{where}.{key}: required (a branch number)")
+        return None
+    return optional_branch_ref(raw, key, where, errors)
+
+
+def boolean(raw: dict[str, Any], key: str, default: bool, where: str, errors: list[str]) -> bool:
+    """true or false, never 1, "yes" or null standing in for one."""
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        errors.append(f"{where}.{key}: must be true or false")
+        return default
+    return value
+
+
+TERMINATORS = ("#", "*")
+
+
+def terminator(raw: dict[str, Any], key: str, default: str | None, where: str, errors: list[str]) -> str | None:
+    """The key that ends an entry: "#" or "*", or null for none (the entry then ends at its
+    digit count or the inter-digit timeout). Absent is the default; null is said outright."""
+    if key not in raw:
+        return default
+    value = raw[key]
+    if value is not None and value not in TERMINATORS:
+        errors.append(f"{where}.{key}: must be \"#\", \"*\" or null (no terminator)")
         return default
     return value

@@ -23,7 +23,7 @@ class HangupBranch(Branch):
     async def run(self, call: CallContext) -> str | None:
         call.record(self.id, "")
         if self.play:
-            await call.play(await call.media.resolve(self.play), barge_in=False)
+            await call.play_items(self.play, barge_in=False)
         return None
 
     def dump(self) -> dict[str, Any]:

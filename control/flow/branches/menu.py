@@ -1,90 +1,141 @@
-"""menu: play items with barge-in and route the key pressed.
+"""menu: play items with barge-in and route the key, or the entry of several keys, pressed.
 
 The first key stops the audio. With no key during the audio, `timeout` seconds are waited for
-one. A key with no route (and no "%" catch-all) or no key at all uses up one try; after
-`retries` more tries the call goes to `on_timeout` (or ends if there is none).
+one. With `digits` over 1, more keys are collected (entry.collect): the terminator, the
+digit count, an entry only one key can mean, or `inter_digit_timeout` seconds without a key
+ends the entry. An entry with no route (and no "%" catch-all) goes to `on_invalid`, or
+without one uses up a try like no key at all; after `retries` more tries the call goes to
+`on_timeout` (or ends if there is none).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Callable
 
 from control.flow.branches.base import (Branch, CallContext, integer, keyed_by_id, number, optional_branch_ref,
-                                        to_branch_id)
+                                        terminator, to_branch_id)
+from control.flow.entry import collect, ends_on_match
 from control.flow.play import PlayItem, dump_play, parse_play
 
 KEY = re.compile(r"[0-9*#%]")
 KEY_RULE = "a key is one of 0-9, *, # or % (any key)"
+ENTRY = re.compile(r"[0-9*#]+|%")
+ENTRY_RULE = "an entry is keys of 0-9, * and #, or % (any entry)"
+MAX_DIGITS = 20
 
 
 @dataclass
 class MenuBranch(Branch):
     type = "menu"
     fields = MappingProxyType({"type": "menu", "play": None, "inputs": None, "timeout": 5, "retries": 2,
-                               "on_timeout": None})
+                               "on_timeout": None, "digits": 1, "terminator": "#", "inter_digit_timeout": 3,
+                               "on_invalid": None})
     id: str
     play: list[PlayItem]
     inputs: dict[str, str]
     timeout: float
     retries: int
     on_timeout: str | None
+    digits: int = 1
+    terminator: str | None = "#"  # only read when digits > 1: "#" stays routable in one-key menus
+    inter_digit_timeout: float = 3
+    on_invalid: str | None = None
 
     @classmethod
     def parse(cls, branch_id: str, raw: dict[str, Any], errors: list[str]) -> "MenuBranch":
         where = f"branches.{branch_id}"
+        digits = integer(raw, "digits", cls.fields["digits"], where, errors, low=1, high=MAX_DIGITS)
+        ends = terminator(raw, "terminator", cls.fields["terminator"], where, errors)
         return cls(
             branch_id,
             parse_play(raw.get("play"), f"{where}.play", errors),
-            _parse_inputs(raw.get("inputs"), f"{where}.inputs", errors),
+            _parse_inputs(raw.get("inputs"), f"{where}.inputs", digits, ends if digits > 1 else None, errors),
             number(raw, "timeout", cls.fields["timeout"], where, errors, low=0.5, high=120),
             integer(raw, "retries", cls.fields["retries"], where, errors, low=0, high=20),
             optional_branch_ref(raw, "on_timeout", where, errors),
+            digits,
+            ends,
+            number(raw, "inter_digit_timeout", cls.fields["inter_digit_timeout"], where, errors, low=0.5, high=30),
+            optional_branch_ref(raw, "on_invalid", where, errors),
         )
 
     def targets(self) -> dict[str, str]:
         found = {f"inputs.{k}": v for k, v in self.inputs.items()}
         if self.on_timeout:
             found["on_timeout"] = self.on_timeout
+        if self.on_invalid:
+            found["on_invalid"] = self.on_invalid
         return found
 
     async def run(self, call: CallContext) -> str | None:
-        media = await call.media.resolve(self.play) if self.play else []
-        call.channel.flush_digits()
+        media = await call.resolve_items(self.play) if self.play else []
+        call.channel.flush_digits()  # after resolving: keys pressed while a prompt rendered are type-ahead too
+        complete = self._complete()
         for _ in range(self.retries + 1):
-            key = await call.play(media, barge_in=True) if media else None
-            if key is None:
-                key = await call.channel.wait_digit(self.timeout)
-            if key is None:
-                continue
-            target = self.inputs.get(key) or self.inputs.get("%")
-            if target is not None:
-                call.record(self.id, key)
-                return target
+            first = await call.play(media, barge_in=True) if media else None
+            entry = await collect(call.channel, first, max_digits=self.digits,
+                                  terminator=self.terminator if self.digits > 1 else None,
+                                  first_timeout=self.timeout, inter_digit_timeout=self.inter_digit_timeout,
+                                  complete=complete)
+            if entry:  # not "": no key, or the terminator alone, means nothing was entered
+                target = self.inputs.get(entry) or self.inputs.get("%") or self.on_invalid
+                if target is not None:
+                    call.record(self.id, entry)
+                    return target
+            if self.digits > 1:
+                # A `#` after an entry that was already whole would cut the next try short.
+                call.channel.flush_digits()
         call.record(self.id, "")
         return self.on_timeout
+
+    def _complete(self) -> Callable[[str], bool]:
+        # One-key menus never get past the first key; longer ones end once only one key fits.
+        return ends_on_match(self.inputs) if self.digits > 1 else (lambda entry: False)
 
     def dump(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "play": dump_play(self.play), "inputs": dict(self.inputs),
                                "timeout": self.timeout, "retries": self.retries}
         if self.on_timeout:
             out["on_timeout"] = self.on_timeout
+        # New fields only when set, so a one-key menu dumps as it always has.
+        if self.digits != self.fields["digits"]:
+            out["digits"] = self.digits
+        if self.terminator != self.fields["terminator"]:
+            out["terminator"] = self.terminator
+        if self.inter_digit_timeout != self.fields["inter_digit_timeout"]:
+            out["inter_digit_timeout"] = self.inter_digit_timeout
+        if self.on_invalid:
+            out["on_invalid"] = self.on_invalid
         return out
 
 
-def _parse_inputs(raw: Any, where: str, errors: list[str]) -> dict[str, str]:
-    """Keys to branch ids; key 1 and key "1" are one key, as are targets 9 and "9"."""
+def _parse_inputs(raw: Any, where: str, digits: int, ends: str | None, errors: list[str]) -> dict[str, str]:
+    """Keys (or entries) to branch ids; key 1 and key "1" are one key, as are targets 9 and "9"."""
     if not isinstance(raw, dict) or not raw:
         errors.append(f"{where}: a menu needs inputs mapping keys to branches")
         return {}
     inputs: dict[str, str] = {}
-    for key, target in keyed_by_id(raw, where, "key", KEY_RULE, errors).items():
+    for key, target in keyed_by_id(raw, where, "key", KEY_RULE if digits == 1 else ENTRY_RULE, errors).items():
         ref = to_branch_id(target)
-        if not KEY.fullmatch(key):
-            errors.append(f"{where}.{key}: {KEY_RULE}")
+        problem = _key_problem(key, digits, ends)
+        if problem:
+            errors.append(f"{where}.{key}: {problem}")
         elif ref is None:
             errors.append(f"{where}.{key}: must be a branch number")
         else:
             inputs[key] = ref
     return inputs
+
+
+def _key_problem(key: str, digits: int, ends: str | None) -> str | None:
+    if digits == 1:
+        return None if KEY.fullmatch(key) else KEY_RULE
+    if not ENTRY.fullmatch(key):
+        return ENTRY_RULE
+    if len(key) > digits:
+        return f"{len(key)} keys, more than digits ({digits}) lets a caller enter"
+    if ends is not None and ends in key:
+        return f"holds the terminator {ends!r}, which ends an entry (set terminator: null, or another key)"
+    return None

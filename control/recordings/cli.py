@@ -1,0 +1,105 @@
+"""`voicectl recordings`: the album library from the command line."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Awaitable, Callable, TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from control.errors import Conflict, NotFound
+from control.recordings import service
+from control.recordings.service import RecordingInfo
+from control.settings import Settings
+
+T = TypeVar("T")
+
+
+def _with_db(settings: Settings, work: Callable[[async_sessionmaker], Awaitable[T]]) -> T:
+    # control.cli imports this module at its end to add the group: importing it at the top
+    # here would be a cycle.
+    from control.cli import _with_db as with_db
+
+    return with_db(settings, work)
+
+
+def _print(data: Any, as_json: bool, text: str) -> None:
+    from control.cli import _print as print_
+
+    print_(data, as_json, text)
+
+
+def _line(r: RecordingInfo) -> str:
+    return f"{r.id:>6}  {r.tenant_id}  album {r.album}  sort {r.sort}  {r.seconds:.1f} s  {r.name}"
+
+
+@click.group("recordings")
+def recordings() -> None:
+    """The album library: recordings numbered by album and sort, per tenant, played by
+    `{type: file, album, sort}` items. An album exists while it has recordings."""
+
+
+@recordings.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--album", type=int, required=True)
+@click.option("--sort", type=int, help="Its number in the album (default: the lowest free one from 1).")
+@click.option("--name", help="Display name (default: the file's name without its extension).")
+@click.option("--replace", is_flag=True, help="Replace the recording already at --sort.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def recordings_add(settings: Settings, file: Path, tenant_id: str, album: int, sort: int | None,
+                   name: str | None, replace: bool, as_json: bool) -> None:
+    """Convert FILE (WAV or MP3) to 8 kHz mono and add it to a tenant's album."""
+    async def work(db: async_sessionmaker) -> RecordingInfo:
+        try:
+            return await service.add_recording(db, settings.data_dir, tenant_id, album, file, sort, name,
+                                               replace=replace)
+        except Conflict as exc:
+            if sort is None or replace:
+                raise
+            raise Conflict(f"{exc}; --replace replaces it") from None
+
+    added = _with_db(settings, work)
+    replaced = f"; it replaces recording {added.replaced}" if added.replaced else ""
+    _print(added.as_dict(), as_json, f"recording {added.id} added: album {added.album} sort {added.sort} "
+           f"{added.name!r} ({added.seconds:.1f} s) for {added.tenant_id}{replaced}")
+
+
+@recordings.command("list")
+@click.option("--tenant", "tenant_id")
+@click.option("--album", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def recordings_list(settings: Settings, tenant_id: str | None, album: int | None, as_json: bool) -> None:
+    """Recordings by tenant, album and sort."""
+    found = _with_db(settings, lambda db: service.list_recordings(db, tenant_id, album))
+    _print([r.as_dict() for r in found], as_json, "\n".join(_line(r) for r in found) or "no recordings")
+
+
+@recordings.command("remove")
+@click.argument("recording_id", metavar="[ID]", required=False)
+@click.option("--tenant", "tenant_id", help="With ID: only if it is this tenant's.")
+@click.option("--album", type=int)
+@click.option("--sort", type=int)
+@click.pass_obj
+def recordings_remove(settings: Settings, recording_id: str | None, tenant_id: str | None,
+                      album: int | None, sort: int | None) -> None:
+    """Remove recording ID, or the one at --album and --sort of --tenant."""
+    if recording_id is not None and (album is not None or sort is not None):
+        raise click.UsageError("give a recording ID, or --tenant, --album and --sort, not both")
+    if recording_id is None and (tenant_id is None or album is None or sort is None):
+        raise click.UsageError("give a recording ID, or --tenant, --album and --sort")
+
+    async def work(db: async_sessionmaker) -> RecordingInfo:
+        target = recording_id
+        if target is None:
+            assert tenant_id is not None and album is not None and sort is not None
+            found = await service.find_recording(db, tenant_id, album, sort)
+            if found is None:
+                raise NotFound(f"album {album} of {tenant_id} has no recording at sort {sort}")
+            target = found.id
+        return await service.remove_recording(db, settings.data_dir, target, tenant_id)
+
+    removed = _with_db(settings, work)
+    click.echo(f"recording {removed.id} removed (album {removed.album} sort {removed.sort} of {removed.tenant_id})")

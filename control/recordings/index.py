@@ -1,0 +1,64 @@
+"""Which file plays recording `sort` of a tenant's album, remembered for a moment.
+
+Every play of an album item would otherwise read the database. Each process keeps its own
+entries for `ttl_s` (as control/ivrs/routes.py does for routes), so an add or remove made by
+any replica reaches new plays within that time; nothing here is state another replica needs.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, NamedTuple
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from control.recordings.service import find_recording
+
+TTL_S = 2.0
+# Callers keying random sort numbers must not grow the table without bound.
+MAX_ENTRIES = 10_000
+
+Key = tuple[str, int, int]  # tenant id, album, sort
+
+
+class Entry(NamedTuple):
+    name: str  # `<id>-<digest>.wav`, the file and URL name
+    seconds: float
+
+
+class RecordingIndex:
+    def __init__(self, db: async_sessionmaker, ttl_s: float = TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._db = db
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[Key, tuple[float, Entry | None]] = {}
+        # Lengths by file name, for the URIs just resolved. A name is one version of one
+        # recording's content, so its length never changes and needs no expiry.
+        self._seconds: dict[str, float] = {}
+
+    async def get(self, tenant_id: str, album: int, sort: int) -> Entry | None:
+        now = self._clock()
+        key = (tenant_id, album, sort)
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = await find_recording(self._db, tenant_id, album, sort)
+        entry = Entry(found.file, found.seconds) if found is not None else None
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+        self._entries[key] = (now + self._ttl_s, entry)  # a missing one too: asked again, not read again
+        if entry is not None:
+            if len(self._seconds) >= MAX_ENTRIES:
+                self._seconds.clear()
+            self._seconds[entry.name] = entry.seconds
+        return entry
+
+    def forget(self, tenant_id: str, album: int, sort: int) -> None:
+        """Drop what is remembered for one slot: this process just changed it (the record
+        branch adding what the caller said, to play it back at once)."""
+        self._entries.pop((tenant_id, album, sort), None)
+
+    def seconds(self, name: str) -> float | None:
+        return self._seconds.get(name)

@@ -1,0 +1,106 @@
+"""Where the record branch's takes go: from Asterisk's stored recordings into the album library.
+
+No disk is shared with Asterisk: the file comes over ARI (`GET /recordings/stored/{name}/file`),
+is added like any other recording (converted, numbered with the album's next free sort, row and
+file committed together), then deleted from Asterisk, kept or not, so its spool never fills.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import tempfile
+import wave
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from control.flow.channel import Take
+from control.flow.ports import KeptRecording
+from control.recordings.audio import MAX_SECONDS, RATE
+from control.recordings.index import RecordingIndex
+from control.recordings.service import add_recording, recordings_dir
+
+log = logging.getLogger(__name__)
+
+# An hour of Asterisk's WAV (8 kHz, 16-bit, mono) and its header: more than an upload may be.
+MAX_TAKE_BYTES = int(MAX_SECONDS * RATE * 2) + 4096
+# A take shorter than this holds nothing said: a caller silent until silence_seconds ended the
+# recording leaves 0.2 s (Asterisk trims the silence that ended it to that), a key pressed at
+# once less. Asterisk's own count is no guide: whole seconds, and 1 for that silent 0.2 s.
+MIN_TAKE_SECONDS = 0.5
+
+
+class EmptyTake(Exception):
+    """The take holds too little audio to be anything said."""
+
+
+class StoredRecordings(Protocol):
+    """The ARI requests the sink makes (telephony/ari_http.py AriHttp has them)."""
+
+    async def stored_recording_file(self, name: str) -> bytes: ...
+    async def delete_stored_recording(self, name: str) -> None: ...
+
+
+class AriRecordingSink:
+    """RecordingSink for calls on one Asterisk (`ops` reaches it)."""
+
+    def __init__(self, ops: StoredRecordings, db: async_sessionmaker, data_dir: Path, index: RecordingIndex) -> None:
+        self._ops = ops
+        self._db = db
+        self._data_dir = data_dir
+        self._index = index
+
+    async def keep(self, take: Take, tenant_id: str, album: int) -> KeptRecording:
+        """The take as the album's next recording, named after it (the call id and a random
+        part). Raises what went wrong: the ARI error (404: Asterisk has no such recording),
+        or the library's (Invalid: not audio; NotFound: no such tenant), or EmptyTake."""
+        directory = recordings_dir(self._data_dir)
+        tmp: Path | None = None
+        try:
+            data = await self._ops.stored_recording_file(take.name)
+            seconds = _wav_seconds(data)
+            if seconds is not None and seconds < MIN_TAKE_SECONDS:
+                raise EmptyTake(f"the recording holds {seconds:.1f} s of audio; under {MIN_TAKE_SECONDS:g} s "
+                                "counts as nothing said")
+            tmp = await asyncio.to_thread(_write_temp, directory, data)
+            info = await add_recording(self._db, self._data_dir, tenant_id, album, tmp, name=take.name,
+                                       label=f"recording {take.name}", max_bytes=MAX_TAKE_BYTES)
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            await self.discard(take)
+        # Played back at once (an album branch with sort ${recording_sort}): not a remembered miss.
+        self._index.forget(tenant_id, album, info.sort)
+        return KeptRecording(info.id, info.sort, info.seconds)
+
+    async def discard(self, take: Take) -> None:
+        try:
+            await self._ops.delete_stored_recording(take.name)
+        except Exception as exc:
+            log.warning("could not delete recording %s from Asterisk: %s", take.name, exc or type(exc).__name__)
+
+
+def _wav_seconds(data: bytes) -> float | None:
+    """How long a WAV lasts by its header; None when it is no WAV this reads (the library then
+    judges it as it judges any file)."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as w:
+            return w.getnframes() / w.getframerate()
+    except (wave.Error, EOFError, ZeroDivisionError):
+        return None
+
+
+def _write_temp(directory: Path, data: bytes) -> Path:
+    # Beside the library (one filesystem, the data directory's), dot-named as add_recording's own.
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".take-", suffix=".wav")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
