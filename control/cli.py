@@ -30,6 +30,7 @@ from control.pbx.sync import Applied, apply_trunks, trunk_confs
 from control.settings import Settings
 from control.store.db import make_engine, migrate, sessions
 from control.tenants import service as tenants
+from control.transfers import service as transfers
 from control.trunks import service as trunks
 from control.trunks import validate
 from control.trunks.passwords import TrunkPasswords
@@ -179,18 +180,45 @@ def tenant_create(settings: Settings, name: str, timezone: str, as_json: bool) -
 def tenant_list(settings: Settings, as_json: bool) -> None:
     """Tenants with their time zones (never a key or a secret)."""
     rows = _with_db(settings, tenants.list_tenants)
-    data = [{"id": t.id, "name": t.name, "timezone": t.timezone, "created_at": t.created_at} for t in rows]
-    _print(data, as_json, "\n".join(f"{t['id']}  {t['name']}  {t['timezone']}" for t in data) or "no tenants")
+    data = [{"id": t.id, "name": t.name, "timezone": t.timezone, "created_at": t.created_at,
+             "outbound_trunk": t.outbound_trunk, "allowed_countries": t.allowed_countries} for t in rows]
+    _print(data, as_json, "\n".join(f"{t['id']}  {t['name']}  {t['timezone']}"
+                                    + (f"  outbound {t['outbound_trunk']}" if t["outbound_trunk"] else "")
+                                    + (f"  countries {_codes(t['allowed_countries'])}"
+                                       if t["allowed_countries"] is not None else "")
+                                    for t in data) or "no tenants")
+
+
+def _codes(codes: Any) -> str:
+    return ",".join(f"+{c}" for c in codes) or "none"
 
 
 @tenant.command("set")
 @click.argument("tenant_id", metavar="ID")
-@click.option("--timezone", required=True, help="IANA time zone, e.g. Europe/Paris.")
+@click.option("--timezone", help="IANA time zone, e.g. Europe/Paris.")
+@click.option("--outbound-trunk", metavar="NAME",
+              help="The trunk transfers to phone numbers go through ('' for none: such transfers are refused).")
+@click.option("--allow-countries", metavar="CODES",
+              help="Country calling codes transfers may dial, e.g. 1,44; 'default' (those of the tenant's "
+                   "numbers) or 'none'.")
 @click.pass_obj
-def tenant_set(settings: Settings, tenant_id: str, timezone: str) -> None:
+def tenant_set(settings: Settings, tenant_id: str, timezone: str | None, outbound_trunk: str | None,
+               allow_countries: str | None) -> None:
     """Change a tenant's settings (new calls see the change within seconds)."""
-    changed = _with_db(settings, lambda db: tenants.set_timezone(db, tenant_id, timezone))
-    click.echo(f"tenant {changed.id}: time zone {changed.timezone}")
+    if timezone is None and outbound_trunk is None and allow_countries is None:
+        raise click.UsageError("give at least one of --timezone, --outbound-trunk, --allow-countries")
+
+    async def work(db: async_sessionmaker) -> tuple[Any, Any]:
+        countries = tenants.KEEP if allow_countries is None else tenants.parse_countries(allow_countries)
+        trunk = tenants.KEEP if outbound_trunk is None else (outbound_trunk.strip() or None)
+        changed = await tenants.update_tenant(db, tenant_id, timezone=timezone, outbound_trunk=trunk,
+                                              allowed_countries=countries)
+        return changed, await transfers.load_policy(db, tenant_id)
+
+    changed, policy = _with_db(settings, work)
+    default = "" if policy.countries_set else " (its numbers')"
+    click.echo(f"tenant {changed.id}: time zone {changed.timezone}; outbound trunk {changed.outbound_trunk or 'none'}; "
+               f"transfers may call {_codes(sorted(policy.countries))}{default}")
 
 
 @tenant.group("secret")
@@ -373,7 +401,7 @@ def _call_dict(c: Any) -> dict[str, Any]:
             "caller_name": c.caller_name, "tenant_id": c.tenant_id, "started_at": c.started_at,
             "answered_at": c.answered_at, "ended_at": c.ended_at, "hangup_cause": c.hangup_cause,
             "hangup_cause_text": c.hangup_cause_text, "hangup_by": c.hangup_by, "reason": c.reason,
-            "node": c.node, "branch_data": c.branch_data}
+            "node": c.node, "branch_data": c.branch_data, "parent_id": c.parent_id}
 
 
 def _exchange_lines(number: int, exchange: dict[str, Any]) -> list[str]:
@@ -410,8 +438,14 @@ def _call_text(c: dict[str, Any]) -> str:
                 if c["hangup_cause"] is not None else ""),
              f"  reason    {c['reason'] or '-'}",
              f"  branches  {branches}",
-             f"  variables {', '.join(f'{k}={v}' for k, v in c['variables'].items()) or '-'}",
-             f"webhook exchanges: {len(c['exchanges']) or 'none'}"]
+             f"  variables {', '.join(f'{k}={v}' for k, v in c['variables'].items()) or '-'}"]
+    if c.get("parent_id"):
+        lines.append(f"  leg of    {c['parent_id']} (a transfer's far leg)")
+    for leg in c.get("legs", []):
+        result = (leg["variables"] or {}).get("transfer_result", "?")
+        lines.append(f"  transfer  {leg['id']} -> {leg['number']}  {result}"
+                     + (f"  cause {leg['hangup_cause']}" if leg["hangup_cause"] is not None else ""))
+    lines.append(f"webhook exchanges: {len(c['exchanges']) or 'none'}")
     for number, exchange in enumerate(c["exchanges"], 1):
         lines += _exchange_lines(number, exchange)
     return "\n".join(lines)
@@ -435,9 +469,14 @@ def calls_list(settings: Settings, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def calls_show(settings: Settings, call_id: str, as_json: bool) -> None:
-    """One call's record, then every webhook exchange it made (url, status, ms, reason, answer)."""
-    call = _with_db(settings, lambda db: calls.get_call(db, call_id))
-    data = {**_call_dict(call), "variables": call.variables or {}, "exchanges": call.exchanges or []}
+    """One call's record, its transfers' far legs, then every webhook exchange it made (url,
+    status, ms, reason, answer)."""
+    async def work(db: async_sessionmaker) -> tuple[Any, list[Any]]:
+        return await calls.get_call(db, call_id), await calls.legs_of(db, call_id)
+
+    call, legs = _with_db(settings, work)
+    data = {**_call_dict(call), "variables": call.variables or {}, "exchanges": call.exchanges or [],
+            "legs": [{**_call_dict(leg), "variables": leg.variables or {}} for leg in legs]}
     _print(data, as_json, _call_text(data))
 
 

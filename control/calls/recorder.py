@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 NOT_ENDED = {"ended_at": None, "hangup_cause": None, "hangup_cause_text": None, "hangup_by": None,
              "branch_data": [], "reason": None, "exchanges": [], "variables": {}}
+# Columns a start written by an older version has no value for: one batch inserts many rows,
+# and every row must name the same columns.
+START_DEFAULTS = {"parent_id": None}
 # Errors that belong to one row, not to the database as a whole: retrying will not help.
 ROW_REFUSED = (IntegrityError, DataError, StaleDataError)
 MARK = "~"
@@ -109,7 +112,7 @@ def _why(exc: BaseException) -> str:
 
 
 def _end_values(end: CallEnd) -> dict[str, Any]:
-    return {"ended_at": now(), "hangup_cause": end.cause, "hangup_cause_text": end.cause_text,
+    return {"ended_at": end.ended_at or now(), "hangup_cause": end.cause, "hangup_cause_text": end.cause_text,
             "hangup_by": end.by, "branch_data": end.branch_data, "reason": end.reason,
             "exchanges": fit_exchanges(end.exchanges), "variables": fit_variables(end.variables)}
 
@@ -170,7 +173,7 @@ class CallRecorder:
         for entry in entries:
             op, values = entry.pop("op", None), entry
             if op == "start" and values["id"] not in known:
-                self._new[values["id"]] = values
+                self._new[values["id"]] = {**START_DEFAULTS, **values}
             elif op == "end":
                 self._merge_end(values.pop("id"), values)
         log.warning("replaying %d call record changes left in the journal", len(entries))

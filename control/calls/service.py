@@ -24,6 +24,7 @@ class CallStart:
     started_at: datetime
     answered_at: datetime | None
     node: str = ""
+    parent_id: str | None = None  # a far leg's call (the one whose transfer dialled it)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class CallEnd:
     # when it ended: kept so an integrator can debug a flow from `voicectl calls show`.
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
+    ended_at: datetime | None = None  # when it ended, when known before it is recorded (a far leg); else now
 
 
 async def end_orphans(db: async_sessionmaker, node: str, live_ids: set[str], owned: set[str]) -> list[str]:
@@ -67,6 +69,13 @@ async def close_nodeless(db: async_sessionmaker) -> int:
 async def list_calls(db: async_sessionmaker, limit: int = 50) -> list[Call]:
     async with db() as session:
         return list((await session.scalars(select(Call).order_by(Call.started_at.desc()).limit(limit))).all())
+
+
+async def legs_of(db: async_sessionmaker, call_id: str) -> list[Call]:
+    """The far legs a call dialled (its transfers), oldest first."""
+    async with db() as session:
+        return list((await session.scalars(
+            select(Call).where(Call.parent_id == call_id).order_by(Call.started_at))).all())
 
 
 async def get_call(db: async_sessionmaker, call_id: str) -> Call:

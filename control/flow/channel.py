@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol, Sequence
+from typing import Callable, Literal, Protocol, Sequence
 
 # How a transfer's far leg went: it answered (and the conversation is over), it was busy, it
 # rang until the ring time ran out (or the caller gave up), or it failed (refused, unreachable,
@@ -55,10 +55,16 @@ class Take:
 
 
 class Channel(Protocol):
-    async def play(self, media: Sequence[str], *, barge_in: bool, seconds: float | None = None) -> str | None:
+    async def play(self, media: Sequence[str], *, barge_in: bool, seconds: float | None = None,
+                   stops_on: Callable[[str], bool] | None = None) -> str | None:
         """Play media URIs in order. With barge_in, the first key stops the audio and is
-        returned; otherwise keys are ignored and None is returned when the audio ends.
+        returned (with stops_on, the first key it accepts: others are dropped, the audio goes
+        on); otherwise keys are kept for later and None is returned when the audio ends.
         seconds: how long the media lasts, when known (a playback far past it is stuck)."""
+
+    async def until_gone(self) -> None:
+        """Wait until the caller hangs up, then raise CallerHungUp; keys pressed meanwhile are
+        kept. Run beside a wait on something else (a webhook) so a caller who left is noticed."""
 
     async def wait_digit(self, timeout: float) -> str | None:
         """The next key pressed within timeout seconds, or None."""

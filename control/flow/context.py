@@ -6,7 +6,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from control.flow.channel import Channel, TransferOutcome
 from control.flow.play import VARIABLE, MediaMissing, MediaResolver, PlayItem, item_problem
@@ -133,10 +133,12 @@ class CallContext:
                 items = [i for i in items if i != missing.item]
         return []
 
-    async def play(self, media: list[str], *, barge_in: bool) -> str | None:
-        """Play resolved media; its known length lets the channel notice a playback whose
-        end never comes."""
-        return await self.channel.play(media, barge_in=barge_in, seconds=self.media.seconds(media))
+    async def play(self, media: list[str], *, barge_in: bool,
+                   stops_on: Callable[[str], bool] | None = None) -> str | None:
+        """Play resolved media (see Channel.play); its known length lets the channel notice a
+        playback whose end never comes."""
+        return await self.channel.play(media, barge_in=barge_in, seconds=self.media.seconds(media),
+                                       stops_on=stops_on)
 
 
 def as_text(value: Any) -> str:

@@ -13,7 +13,6 @@ from typing import Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from control.flow.ports import TenantView
 from control.ivrs.service import Route, route_for
 
 TTL_S = 2.0

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control.clock import now
 from control.errors import Invalid, NotFound
+from control.flow.branches.goto import GotoBranch
 from control.flow.document import Ivr, IvrInvalid, parse_ivr
 from control.flow.ports import TenantView
 from control.numbers.phone import to_e164
@@ -43,14 +44,31 @@ async def import_ivr(db: async_sessionmaker, number_text: str, document: Any) ->
     if refused:
         raise Invalid(refused)
     async with db.begin() as session:
-        if await session.get(Number, e164) is None:
+        owned = await session.get(Number, e164)
+        if owned is None:
             raise NotFound(f"number {e164} is not provisioned (voicectl number add {e164} --tenant ID)")
+        foreign = await _foreign_gotos(session, ivr, owned.tenant_id)
+        if foreign:
+            raise Invalid(foreign)
         row = await session.get(IvrRow, e164)
         if row is None:
             session.add(IvrRow(number=e164, document=ivr.dump(), updated_at=now()))
         else:
             row.document, row.updated_at = ivr.dump(), now()
     return ivr
+
+
+async def _foreign_gotos(session: AsyncSession, ivr: Ivr, tenant_id: str) -> list[str]:
+    """gotos naming a number that is not the tenant's own: a document may jump into its
+    tenant's other IVRs, never into another tenant's (calls check it again when they get there)."""
+    problems = []
+    for bid, branch in ivr.branches.items():
+        if not isinstance(branch, GotoBranch) or branch.number is None:
+            continue
+        target = await session.get(Number, to_e164(branch.number, strict=False))
+        if target is None or target.tenant_id != tenant_id:
+            problems.append(f"branches.{bid}.number: {branch.number} is not a number of this tenant")
+    return problems
 
 
 def webhook_problems(ivr: Ivr) -> list[str]:

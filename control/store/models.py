@@ -25,6 +25,11 @@ class Tenant(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     # Signs the tenant's webhooks. Kept as is, unlike the Auth-Key: signing needs the secret itself.
     signing_secret: Mapped[str] = mapped_column(String(128))
+    # The trunk transfers to phone numbers go through (a trunk's name; None: such transfers
+    # are refused). Not a foreign key: removing a trunk a tenant uses is refused by the service.
+    outbound_trunk: Mapped[str | None] = mapped_column(String(64))
+    # Country calling codes transfers may dial ([1, 44]); None: those of the tenant's own numbers.
+    allowed_countries: Mapped[list[int] | None] = mapped_column(JSON)
 
 
 class Trunk(Base):
@@ -80,6 +85,8 @@ class Call(Base):
     exchanges: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     # The call's variables as they stood when it ended.
     variables: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
+    # A far leg (a transfer's outbound call) names the call it was dialled for.
+    parent_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class CallDeadLetter(Base):

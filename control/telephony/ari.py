@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
@@ -68,6 +69,10 @@ class AriLink:
         self._reconciling: asyncio.Task[None] | None = None
         self._live_for_records: set[str] = set()
         self._calls: dict[str, CallSession] = {}
+        # ARI objects calls made besides their own channels (transfers' far legs, bridges), by
+        # id: claimed before they are asked for, so their events are routed to the call.
+        self._owned: dict[str, CallSession] = {}
+        self.app = settings.app_name
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: Any = None
         self._http: AriHttp | None = None
@@ -152,6 +157,17 @@ class AriLink:
         if self._http is not None:
             await self._http.close()
 
+    # -- Claims, for the calls: what else each call owns ----------------------------------------
+    def claim(self, object_id: str, session: CallSession) -> None:
+        self._owned[object_id] = session
+
+    def release(self, object_id: str) -> None:
+        self._owned.pop(object_id, None)
+
+    def hang_up_later(self, channel_id: str) -> None:
+        if not self._stopping.is_set():
+            self._later(self._keep_hanging_up(channel_id))
+
     # -- the read loop's handler: route, never await ------------------------------------------
     def _dispatch(self, ops: AriHttp, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -159,16 +175,35 @@ class AriLink:
             channel = event["channel"]
             if channel["id"] in self._calls:
                 return
-            session = CallSession(ops, channel, list(event.get("args", [])), event.get("timestamp"))
+            owner = self._owned.get(channel["id"])
+            if owner is not None:  # a transfer's far leg answering
+                owner.feed(event)
+                return
+            args = list(event.get("args", []))
+            if args[:1] == ["leg"]:
+                # A far leg whose call no longer waits for it (it answered as its call ended):
+                # never an inbound call; nobody would drive it.
+                log.warning("hanging up far leg %s of call %s: its call is over", channel["id"], args[1:2])
+                self._later(self._hang_up_stray(ops, channel["id"]))
+                return
+            session = CallSession(ops, channel, args, event.get("timestamp"), self)
             self._calls[session.id] = session
             task = asyncio.ensure_future(self._run_call(session))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        channel_id = _channel_of(event)
-        session = self._calls.get(channel_id) if channel_id else None
-        if session is not None:
-            session.feed(event)
+        for object_id in _objects_of(event):
+            session = self._calls.get(object_id) or self._owned.get(object_id)
+            if session is not None:
+                session.feed(event)
+                return
+
+    async def _hang_up_stray(self, ops: AriHttp, channel_id: str) -> None:
+        try:
+            await ops.hangup(channel_id)
+        except Exception as exc:
+            if getattr(exc, "status", None) != 404:
+                await self._keep_hanging_up(channel_id)
 
     async def _run_call(self, session: CallSession) -> None:
         try:
@@ -181,6 +216,9 @@ class AriLink:
                 pass
         finally:
             self._calls.pop(session.id, None)
+            for object_id in session.owned:  # a transfer cut short releases its own; this is a backstop
+                if self._owned.get(object_id) is session:
+                    del self._owned[object_id]
             if not session.left and not self._stopping.is_set():
                 # Its own hang-ups were not confirmed: keep at it, or Asterisk keeps the
                 # channel in Stasis with no one to drive it.
@@ -222,7 +260,9 @@ class AriLink:
             playback = session.waiting_on_playback
             state = await ops.playback_state(playback) if playback and call_id in live else "unknown"
             session.resync(call_id in live, playback, state is not None)
+            session.resync_leg(live)
         hung, young = await self._hang_up_orphans(ops, live.values())
+        await self._destroy_orphan_bridges(ops)
         if young:
             self._later(self._look_again(ops))
         self._close_records(set(live) - hung)
@@ -234,7 +274,7 @@ class AriLink:
         hung: set[str] = set()
         again = False
         for channel in channels:
-            if channel["id"] in self._calls or not self._in_app(channel):
+            if channel["id"] in self._calls or channel["id"] in self._owned or not self._in_app(channel):
                 continue
             if not self._older_than(channel, now, ORPHAN_AGE_S):
                 again = True
@@ -249,6 +289,24 @@ class AriLink:
                     continue
             hung.add(channel["id"])
         return hung, again
+
+    async def _destroy_orphan_bridges(self, ops: AriHttp) -> None:
+        """Transfer bridges of this node's that no call owns (this process restarted under
+        them): their channels are orphans too, hung up above; the bridges would stay for ever."""
+        ours = re.compile(re.escape(self._settings.node) + r"-b\d+-")
+        try:
+            bridges = await ops.bridges()
+        except Exception as exc:
+            log.warning("could not list bridges to look for orphans: %s", exc)
+            return
+        for bridge in bridges:
+            bridge_id = str(bridge.get("id", ""))
+            if ours.match(bridge_id) and bridge_id not in self._owned:
+                log.warning("destroying orphaned bridge %s", bridge_id)
+                try:
+                    await ops.destroy_bridge(bridge_id)
+                except Exception as exc:
+                    log.warning("destroying orphaned bridge %s failed: %s", bridge_id, exc)
 
     async def _look_again(self, ops: AriHttp) -> None:
         """Young or stubborn unowned channels: by now their StasisStart came (they have a
@@ -297,7 +355,7 @@ class AriLink:
         backoff = 1.0
         while not self._stopping.is_set():
             try:
-                await self._on_reconcile(self._live_for_records, set(self._calls))
+                await self._on_reconcile(self._live_for_records, set(self._calls) | set(self._owned))
                 return
             except Exception as exc:
                 log.error("closing the records of lost calls failed (%s); retrying in %.0fs", exc, backoff)
@@ -317,14 +375,21 @@ class AriLink:
             pass
 
 
-def _channel_of(event: dict[str, Any]) -> str | None:
-    channel = event.get("channel")
-    if channel:
-        return channel.get("id")
+def _objects_of(event: dict[str, Any]) -> list[str]:
+    """The ids of the objects an event names, the one most likely owned first: its channel (a
+    Dial's peer: the channel dialled), the channel a playback or recording plays to, a bridge."""
+    found = []
+    for key in ("channel", "peer", "caller"):
+        named = event.get(key)
+        if isinstance(named, dict) and named.get("id"):
+            found.append(named["id"])
     # Playbacks and recordings name their channel in target_uri ("channel:<id>").
     playback = event.get("playback") or event.get("recording")
     if playback:
         target = playback.get("target_uri", "")
         if target.startswith("channel:"):
-            return target[len("channel:"):]
-    return None
+            found.append(target[len("channel:"):])
+    bridge = event.get("bridge")
+    if isinstance(bridge, dict) and bridge.get("id"):
+        found.append(bridge["id"])
+    return found

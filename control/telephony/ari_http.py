@@ -129,6 +129,41 @@ class AriHttp:
             if exc.status != 404:
                 raise
 
+    async def originate(self, endpoint: str, channel_id: str, *, app: str, app_args: str, caller_id: str,
+                        timeout: int, originator: str) -> None:
+        """Dial `endpoint` as a new channel with the id we chose; answered, it enters Stasis
+        app `app` with `app_args`. The app is subscribed to it from the start (its Dial and
+        hang-up events come while it rings); Asterisk gives up after `timeout` seconds."""
+        params = {"endpoint": endpoint, "channelId": channel_id, "app": app, "appArgs": app_args,
+                  "timeout": str(timeout), "originator": originator}
+        if caller_id:
+            params["callerId"] = caller_id
+        await self._send("POST", "/channels", params)
+
+    async def ring(self, channel_id: str) -> None:
+        """Ringback to the channel (an answered one hears it played in-band)."""
+        await self._send("POST", f"/channels/{quote(channel_id)}/ring")
+
+    async def stop_ringing(self, channel_id: str) -> None:
+        await self._send("DELETE", f"/channels/{quote(channel_id)}/ring")
+
+    async def create_bridge(self, bridge_id: str) -> None:
+        await self._send("POST", "/bridges", {"type": "mixing", "bridgeId": bridge_id})
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: Sequence[str]) -> None:
+        await self._send("POST", f"/bridges/{quote(bridge_id)}/addChannel", {"channel": ",".join(channel_ids)})
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        """Destroy a bridge (channels still in it stay in Stasis); one already gone (404) is destroyed."""
+        try:
+            await self._send("DELETE", f"/bridges/{quote(bridge_id)}")
+        except AriError as exc:
+            if exc.status != 404:
+                raise
+
+    async def bridges(self) -> list[dict[str, Any]]:
+        return await self._send("GET", "/bridges")
+
     async def channels(self) -> list[dict[str, Any]]:
         return await self._send("GET", "/channels")
 

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Collection, Protocol, Sequence
 
-from control.flow.channel import CallerHungUp, Take, TakeEnd
+from control.clock import now
+from control.flow.channel import CallerHungUp, Take, TakeEnd, TransferOutcome, TransferStatus
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +39,27 @@ RECORDING_CHECK_S = 5.0
 # it after the channel's StasisEnd, or not at all) before Asterisk is asked for the recording.
 RECORDING_AFTER_HANGUP_S = 1.0
 LIVE_STATES = ("queued", "recording", "paused")
-# Every event type _pump reacts to; AriLink has Asterisk filter out all others.
-CALL_EVENTS = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", *RECORDING_EVENTS, *sorted(GONE_EVENTS))
+# Every event type _pump reacts to; AriLink has Asterisk filter out all others. "Dial" tells
+# how a transfer's far leg is doing before it answers (its StasisStart says it answered).
+CALL_EVENTS = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", *RECORDING_EVENTS, *sorted(GONE_EVENTS),
+               "Dial")
+# A transfer's far leg: Asterisk's own dial timeout is the ring time plus this, a backstop for
+# a control plane that went away (the ring time itself is the call's to keep).
+DIAL_BACKSTOP_S = 5
+# How long a leg's ChannelDestroyed (its cause) is waited for once its end was seen otherwise.
+LEG_CAUSE_WAIT_S = 1.0
+# A leg the platform ends: this many DELETEs, each followed by this long a wait for it to go;
+# then the ARI link keeps at it in the background.
+LEG_HANGUP_ATTEMPTS = 3
+LEG_GONE_WAIT_S = 1.0
+# A leg whose Dial said ANSWER as the ring time ran out gets this long for its StasisStart.
+ANSWER_GRACE_S = 3.0
+# Dial statuses that end a dial unanswered (ANSWER is followed by the leg's StasisStart).
+DIAL_ENDED = frozenset({"BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL", "DONTCALL", "TORTURE",
+                        "INVALIDARGS"})
+BUSY_CAUSE = 17  # Q.850 "user busy" (SIP 486)
+NO_ANSWER_CAUSES = frozenset({18, 19})  # "no user responding", "no answer from user"
+CALLER_ID_NOT = re.compile(r"[^0-9A-Za-z+*#]")
 
 
 class AriOps(Protocol):
@@ -55,6 +76,83 @@ class AriOps(Protocol):
     async def stop_recording(self, name: str) -> None: ...
     async def cancel_recording(self, name: str) -> None: ...
     async def stored_recording(self, name: str) -> dict[str, Any] | None: ...
+    async def originate(self, endpoint: str, channel_id: str, *, app: str, app_args: str, caller_id: str,
+                        timeout: int, originator: str) -> None: ...
+    async def ring(self, channel_id: str) -> None: ...
+    async def stop_ringing(self, channel_id: str) -> None: ...
+    async def create_bridge(self, bridge_id: str) -> None: ...
+    async def add_to_bridge(self, bridge_id: str, channel_ids: Sequence[str]) -> None: ...
+    async def destroy_bridge(self, bridge_id: str) -> None: ...
+
+
+class Claims(Protocol):
+    """Where a call registers the ARI objects it makes besides its own channel (a transfer's far
+    leg, its bridge), BEFORE asking Asterisk for them, so that every event naming them reaches
+    the call (implemented by telephony/ari.py's AriLink)."""
+
+    app: str  # the Stasis app a far leg enters when it answers
+
+    def claim(self, object_id: str, session: "CallSession") -> None: ...
+    def release(self, object_id: str) -> None: ...
+    def hang_up_later(self, channel_id: str) -> None:
+        """A leg whose hang-up was never confirmed: keep hanging it up after the call is done."""
+
+
+class Unclaimed:
+    """Claims for a session on its own (unit tests): no router to tell."""
+
+    app = "voicectl"
+
+    def claim(self, object_id: str, session: "CallSession") -> None:
+        return None
+
+    def release(self, object_id: str) -> None:
+        return None
+
+    def hang_up_later(self, channel_id: str) -> None:
+        return None
+
+
+@dataclass
+class _Leg:
+    """A transfer's far leg as its events tell it."""
+
+    id: str
+    started_at: datetime
+    requested: bool = False  # Asterisk took the dial: the channel exists until it is destroyed
+    dialstatus: str = ""
+    answered_at: datetime | None = None  # its StasisStart came
+    left: bool = False  # its StasisEnd came
+    destroyed: bool = False
+    cause: int | None = None
+    cause_text: str | None = None
+    sip_code: int | None = None
+    ended_at: datetime | None = None
+    hung_up_by: str | None = None  # "caller" or "platform" when the platform ended it
+    timed_out: bool = False
+    error: str | None = None
+
+    @property
+    def over(self) -> bool:
+        return self.destroyed or self.left or (self.answered_at is None and self.dialstatus in DIAL_ENDED)
+
+    def status(self) -> TransferStatus:
+        if self.error is not None:
+            return "failed"
+        if self.answered_at is not None:
+            return "answered"
+        if self.dialstatus == "BUSY" or self.cause == BUSY_CAUSE:
+            return "busy"
+        if (self.timed_out or self.hung_up_by == "caller" or self.dialstatus == "NOANSWER"
+                or self.cause in NO_ANSWER_CAUSES):
+            return "no answer"
+        return "failed"
+
+    def outcome(self) -> TransferOutcome:
+        return TransferOutcome(self.status(), self.id, self.cause, self.cause_text, self.sip_code, self.started_at,
+                               self.answered_at, self.ended_at or now(),
+                               self.hung_up_by or ("platform" if self.error and not self.requested else "far end"),
+                               self.error)
 
 
 @dataclass
@@ -65,8 +163,10 @@ class Hangup:
 
 
 class CallSession:
-    def __init__(self, ops: AriOps, channel: dict[str, Any], args: list[str], stasis_at: str | None = None) -> None:
+    def __init__(self, ops: AriOps, channel: dict[str, Any], args: list[str], stasis_at: str | None = None,
+                 claims: Claims | None = None) -> None:
         self.ops = ops
+        self._claims: Claims = claims if claims is not None else Unclaimed()
         self.id: str = channel["id"]
         self.channel = channel
         self.args = args
@@ -91,6 +191,10 @@ class CallSession:
         # when the answer to the request was lost on the way.
         self._hangup_asked = False
         self._left_stasis = asyncio.Event()
+        # The transfer under way (its far leg and bridge), and how many this call has made.
+        self._leg: _Leg | None = None
+        self._bridge: str | None = None
+        self._transfers = 0
 
     # -- called from the ARI read loop: never awaits --------------------------------------
     def feed(self, event: dict[str, Any]) -> None:
@@ -112,15 +216,17 @@ class CallSession:
         return str(c.get("number", "")), str(c.get("name", ""))
 
     # -- the Channel interface the flow engine uses -------------------------------------------
-    async def play(self, media: Sequence[str], *, barge_in: bool, seconds: float | None = None) -> str | None:
+    async def play(self, media: Sequence[str], *, barge_in: bool, seconds: float | None = None,
+                   stops_on: Callable[[str], bool] | None = None) -> str | None:
         self._raise_if_gone()
-        if barge_in and self._digits:
-            return self._digits.popleft()
+        if barge_in and (key := self._barging_key(stops_on)) is not None:
+            return key
         if not media:
             return None
         self._playback, self._playback_done = uuid.uuid4().hex, False
+        request = asyncio.ensure_future(self.ops.play(self.id, media, self._playback))
         try:
-            await self._request(self.ops.play(self.id, media, self._playback))
+            await self._request(asyncio.shield(request))
             loop = asyncio.get_running_loop()
             self._seen_playing = False
             check_at = loop.time() + (seconds + PLAYBACK_MARGIN_S if seconds is not None else PLAYBACK_CHECK_S)
@@ -128,18 +234,41 @@ class CallSession:
                 await self._pump(max(check_at - loop.time(), 0))
                 if not self._playback_done and loop.time() >= check_at:
                     check_at = loop.time() + await self._check_playback(seconds)
-                if barge_in and self._digits:
+                if barge_in and (key := self._barging_key(stops_on)) is not None:
                     await self._request(self.ops.stop_playback(self._playback))
-                    return self._digits.popleft()
+                    return key
             return None
         except asyncio.CancelledError:
             # Cut short from outside (a hold prompt whose answer has come): the audio must
             # stop too, or it plays over what comes next.
             if not self._playback_done and self._playback is not None:
-                await asyncio.gather(asyncio.shield(self.ops.stop_playback(self._playback)), return_exceptions=True)
+                await asyncio.gather(asyncio.shield(self._stop_once_started(request, self._playback)),
+                                     return_exceptions=True)
             raise
         finally:
             self._playback = None
+
+    async def _stop_once_started(self, request: asyncio.Future[None], playback_id: str) -> None:
+        # A stop that reaches Asterisk before the play request it cancels would find nothing
+        # to stop, and the playback would start after it: let the request land first.
+        await asyncio.gather(request, return_exceptions=True)
+        await self.ops.stop_playback(playback_id)
+
+    def _barging_key(self, stops_on: Callable[[str], bool] | None) -> str | None:
+        """The first key that stops the audio; keys `stops_on` refuses are dropped (ignored),
+        so a key that could lead nowhere does not cut a prompt short."""
+        while self._digits:
+            key = self._digits.popleft()
+            if stops_on is None or stops_on(key):
+                return key
+            log.info("call %s: key %s ignored during a prompt", self.id, key)
+        return None
+
+    async def until_gone(self) -> None:
+        """Follow the call's events (keys are kept for whoever listens next) until the caller
+        hangs up, then raise CallerHungUp: for waits on something else, such as a webhook."""
+        while True:
+            await self._pump(None)
 
     async def wait_digit(self, timeout: float) -> str | None:
         loop = asyncio.get_running_loop()
@@ -287,15 +416,212 @@ class CallSession:
             log.warning("call %s: could not check recording %s: %s", self.id, name, exc)
         return started
 
+    async def transfer(self, endpoint: str, *, caller_id: str, timeout: float) -> TransferOutcome:
+        """Dial endpoint and bridge the caller with it (see Channel.transfer). The far leg
+        (`<node>-t<n>-<...>`) and the bridge (`<node>-b<n>-<...>`) have ids chosen here and
+        claimed before they are asked for, so none of their events can miss this call. Whatever
+        way it ends (answered and over, unanswered, the caller gone, an error, a cancel), the
+        leg is hung up (confirmed, or left to the ARI link to keep at), the bridge destroyed,
+        the claims released and the keys pressed meanwhile forgotten."""
+        self._raise_if_gone()
+        self._transfers += 1
+        leg = self._leg = _Leg(self._derived_id("t"), now())
+        bridge = self._derived_id("b")
+        self._claims.claim(leg.id, self)
+        caller_left = False
+        try:
+            await self._dial(leg, bridge, endpoint, caller_id, timeout)
+        except CallerHungUp:
+            caller_left = True
+        finally:
+            # Shielded: a cancel (the call's length cap, shutdown) must not leave the leg up.
+            # A caller the platform hung up (shutdown) did not leave: the platform ended the leg.
+            by = "caller" if caller_left and self.ended_by_platform is None and \
+                (self.hangup_info is None or self.hangup_info.by != "platform") else "platform"
+            await asyncio.shield(self._end_transfer(leg, bridge, by))
+        outcome = leg.outcome()
+        if caller_left:
+            raise CallerHungUp(transfer=outcome)
+        return outcome
+
+    async def _dial(self, leg: _Leg, bridge: str, endpoint: str, caller_id: str, timeout: float) -> None:
+        number = CALLER_ID_NOT.sub("", caller_id)[:40]
+        try:
+            await self.ops.originate(endpoint, leg.id, app=self._claims.app, app_args=f"leg,{self.id}",
+                                     caller_id=f"<{number}>" if number else "",
+                                     timeout=math.ceil(timeout) + DIAL_BACKSTOP_S, originator=self.id)
+        except Exception as exc:
+            if getattr(exc, "status", None) is None:
+                raise  # Asterisk unreachable: the call's handler decides
+            leg.error = f"Asterisk refused the dial: {exc}"
+            log.warning("call %s: transfer to %s: %s", self.id, endpoint, leg.error)
+            return
+        leg.requested = True
+        ringing = await self._ringback(True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while leg.answered_at is None and not leg.over:
+            self._raise_if_caller_gone()
+            if loop.time() >= deadline:
+                if leg.dialstatus == "ANSWER" and loop.time() < deadline + ANSWER_GRACE_S:
+                    # Answered just in time: its StasisStart is on its way.
+                    await self._pump(deadline + ANSWER_GRACE_S - loop.time())
+                    continue
+                leg.timed_out = True
+                leg.hung_up_by = "platform"
+                break
+            await self._pump(deadline - loop.time())
+        if ringing:
+            await self._ringback(False)
+        if leg.answered_at is None or not await self._join(leg, bridge):
+            return
+        while not leg.over:
+            self._raise_if_caller_gone()
+            await self._pump()
+        self._raise_if_caller_gone()  # both gone at once (shutdown): the call does not go on
+
+    async def _ringback(self, on: bool) -> bool:
+        """Ringback for the caller while the far end rings; not hearing it is no reason to fail."""
+        try:
+            await self._request(self.ops.ring(self.id) if on else self.ops.stop_ringing(self.id))
+        except CallerHungUp:
+            raise
+        except Exception as exc:
+            if getattr(exc, "status", None) is None:
+                raise
+            log.info("call %s: ringback %s refused: %s", self.id, "start" if on else "stop", exc)
+            return False
+        return True
+
+    async def _join(self, leg: _Leg, bridge: str) -> bool:
+        """Bridge the caller with the answered leg; False (the leg failed) when Asterisk refuses."""
+        self._claims.claim(bridge, self)
+        self._bridge = bridge
+        try:
+            await self.ops.create_bridge(bridge)
+            await self.ops.add_to_bridge(bridge, [self.id, leg.id])
+        except Exception as exc:
+            if getattr(exc, "status", None) is None:
+                raise
+            if not leg.over:  # a far end gone at once leaves nothing to bridge: that is no failure
+                leg.error = f"could not bridge the caller with the far end: {exc}"
+                log.warning("call %s: %s", self.id, leg.error)
+            return False
+        return True
+
+    async def _end_transfer(self, leg: _Leg, bridge: str, by: str) -> None:
+        try:
+            if leg.requested and not leg.over:
+                leg.hung_up_by = leg.hung_up_by or by
+                await self._hang_up_leg(leg)
+            if leg.requested and not leg.destroyed and leg.cause is None:
+                # Its cause comes with ChannelDestroyed (after a Dial status), or came with its
+                # ChannelHangupRequest (a leg that left Stasis may get no ChannelDestroyed).
+                await self._wait_leg(leg, LEG_CAUSE_WAIT_S, lambda: leg.destroyed)
+            if self._bridge == bridge:
+                try:
+                    await self.ops.destroy_bridge(bridge)  # the caller, if still there, stays in Stasis
+                except Exception as exc:
+                    log.warning("call %s: destroying bridge %s failed (%s); reconcile will", self.id, bridge, exc)
+        except Exception as exc:
+            log.warning("call %s: ending transfer leg %s failed: %s", self.id, leg.id, exc)
+            if not leg.over:
+                self._claims.hang_up_later(leg.id)
+        finally:
+            leg.ended_at = leg.ended_at or now()
+            self._claims.release(leg.id)
+            self._claims.release(bridge)
+            self._leg = None
+            self._bridge = None
+            self._digits.clear()  # keys pressed while ringing or talking were not for the IVR
+
+    async def _hang_up_leg(self, leg: _Leg) -> None:
+        for _ in range(LEG_HANGUP_ATTEMPTS):
+            try:
+                await self.ops.hangup(leg.id)
+            except Exception as exc:
+                if getattr(exc, "status", None) == 404:
+                    leg.destroyed = True
+                    return
+                log.warning("call %s: hanging up leg %s failed (%s)", self.id, leg.id, exc)
+            await self._wait_leg(leg, LEG_GONE_WAIT_S, lambda: leg.over)
+            if leg.over:
+                return
+        log.error("call %s: leg %s still up after %d hang-ups; the ARI link keeps at it", self.id, leg.id,
+                  LEG_HANGUP_ATTEMPTS)
+        self._claims.hang_up_later(leg.id)
+
+    async def _wait_leg(self, leg: _Leg, timeout: float, done: Any) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not done() and loop.time() < deadline:
+            try:
+                await self._pump(deadline - loop.time())
+            except CallerHungUp:
+                pass
+
+    def _apply_leg(self, leg: _Leg, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "Dial":
+            leg.dialstatus = str(event.get("dialstatus") or "") or leg.dialstatus
+        elif kind == "StasisStart":
+            leg.answered_at = leg.answered_at or now()
+        elif kind == "StasisEnd":
+            leg.left = True
+        elif kind in ("ChannelHangupRequest", "ChannelDestroyed"):
+            cause, tech = event.get("cause"), event.get("tech_cause")
+            # A soft hang-up's `cause` is a flag, not Q.850; the destroyed channel's cause wins.
+            if isinstance(cause, int) and cause and not event.get("soft") and \
+                    (kind == "ChannelDestroyed" or leg.cause is None):
+                leg.cause, leg.cause_text = cause, event.get("cause_txt") or leg.cause_text
+            if isinstance(tech, int) and tech:
+                leg.sip_code = tech
+            if kind == "ChannelDestroyed" or event.get("lost"):
+                leg.destroyed = True
+        if leg.over and leg.ended_at is None:
+            leg.ended_at = now()
+
+    def _raise_if_caller_gone(self) -> None:
+        """During a transfer the caller's channel going ends it, whoever hung it up (the
+        platform too, at shutdown): there is no one left to bridge."""
+        if self.hangup_info is not None or self._left_stasis.is_set():
+            raise CallerHungUp()
+
+    def _derived_id(self, kind: str) -> str:
+        """An id for an object of this call's, node-qualified like the call's own: for
+        `<node>-<epoch>.<n>`, `<node>-t1-<epoch>.<n>`. Never the call's id with something
+        appended: Asterisk finds channels by id prefix, and would take one for the other."""
+        node, sep, rest = self.id.rpartition("-")
+        return f"{node}{sep}{kind}{self._transfers}-{rest}"
+
+    def resync_leg(self, live: Collection[str]) -> None:
+        """After the ARI websocket came back: a far leg Asterisk no longer has is gone."""
+        leg = self._leg
+        if leg is not None and leg.requested and not leg.destroyed and leg.id not in live:
+            self.feed({"type": "ChannelDestroyed", "channel": {"id": leg.id}, "lost": True})
+
+    @property
+    def owned(self) -> list[str]:
+        """The ARI objects besides its channel this call has claimed now (a leg, a bridge)."""
+        return [i for i in ((self._leg.id if self._leg else None), self._bridge) if i]
+
     async def hangup(self) -> None:
         """Ask Asterisk to hang up; ensure_gone() confirms it (and retries a failed request)."""
         if self.hangup_info is None:
             await self._try_hangup("normal")
 
     async def end(self, reason: str) -> None:
-        """End the call from outside its IVR (the node is shutting down)."""
+        """End the call from outside its IVR (the node is shutting down): a transfer's far leg
+        is hung up too (the transfer, seeing the caller go, confirms it and removes the bridge)."""
         self.ended_by_platform = reason
-        await self.hangup()
+        leg = self._leg
+        await self.hangup()  # first: the transfer then sees its caller gone, whatever ends first
+        if leg is not None and leg.requested and not leg.over:
+            leg.hung_up_by = leg.hung_up_by or "platform"
+            try:
+                await self.ops.hangup(leg.id)
+            except Exception as exc:
+                log.warning("call %s: hanging up leg %s at shutdown failed: %s", self.id, leg.id, exc)
 
     # -- used by the inbound handler -----------------------------------------------------------
     async def answer(self) -> None:
@@ -363,6 +689,13 @@ class CallSession:
         self._raise_if_gone()
 
     def _apply(self, event: dict[str, Any]) -> None:
+        subject = _subject(event)
+        if subject is not None and subject != self.id:
+            # Another channel's: the transfer's far leg, or a late one of an earlier leg. Its
+            # keys, its StasisStart, its hang-up are never the caller's.
+            if self._leg is not None and subject == self._leg.id:
+                self._apply_leg(self._leg, event)
+            return
         kind = event["type"]
         if kind == "ChannelDtmfReceived":
             self._digits.append(event["digit"])
@@ -469,6 +802,13 @@ class CallSession:
                 self.hangup_info = self.hangup_info or Hangup(None, "channel gone", "caller")
                 raise CallerHungUp() from None
             raise
+
+
+def _subject(event: dict[str, Any]) -> str | None:
+    """The channel an event is about: its `channel`, or a Dial's `peer` (the channel dialled);
+    None for events that name a playback or recording instead (or none: a made-up StasisEnd)."""
+    named = event.get("channel") or event.get("peer")
+    return named.get("id") if isinstance(named, dict) else None
 
 
 NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")

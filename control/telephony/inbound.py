@@ -21,14 +21,16 @@ from control.calls.recorder import CallRecorder
 from control.calls.service import CallEnd, CallStart, end_orphans
 from control.clock import now
 from control.flow.branches import CallContext
+from control.flow.context import Leg
 from control.flow.channel import CallerHungUp
 from control.flow.engine import run_ivr
 from control.flow.play import MediaResolver
-from control.flow.ports import RecordingSink, Webhooks
+from control.flow.ports import RecordingSink, TransferTargets, Webhooks
 from control.ivrs.lookup import TenantIvrs
 from control.ivrs.routes import RouteCache
 from control.settings import Settings
 from control.telephony.call import CallSession, Hangup
+from control.transfers.service import DialTargets
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,8 @@ class InboundCalls:
     def __init__(self, db: async_sessionmaker, media: MediaResolver, recorder: CallRecorder, node: str,
                  limits: InboundLimits = InboundLimits(),
                  admission: AdmissionPort = AlwaysAdmit(), hooks: Webhooks | None = None,
-                 recordings: Callable[[Any], RecordingSink] | None = None) -> None:
+                 recordings: Callable[[Any], RecordingSink] | None = None,
+                 transfers: TransferTargets | None = None) -> None:
         self._db = db
         # The record branch's sink for a call, given the ARI requests its session makes (the
         # takes are on that Asterisk); None: record branches have nowhere to keep what is said.
@@ -78,6 +81,8 @@ class InboundCalls:
         self._routes = RouteCache(db)
         self._hooks = hooks
         self._ivrs = TenantIvrs(self._routes)
+        # Where transfer branches may dial: tenants' trunks and country codes, cached like routes.
+        self._transfers = transfers if transfers is not None else DialTargets(db)
 
     async def handle(self, session: CallSession) -> None:
         caller_id, caller_name = session.caller
@@ -114,7 +119,8 @@ class InboundCalls:
             self._recorder.started(record)
             call = CallContext(session, self._media, call_id=session.id, caller=caller_id, caller_name=caller_name,
                                did=route.number, tenant=route.tenant, ivr=route.ivr, hooks=self._hooks,
-                               ivrs=self._ivrs, recordings=self._recordings(session.ops) if self._recordings else None)
+                               ivrs=self._ivrs, recordings=self._recordings(session.ops) if self._recordings else None,
+                               transfers=self._transfers)
             cap = asyncio.timeout(self._limits.max_call_seconds)
             try:
                 async with cap:
@@ -162,6 +168,19 @@ class InboundCalls:
             return
         self._recorder.ended(session.id, CallEnd(info.cause, info.cause_text, info.by, call.branch_data, why,
                                                  call.exchanges, call.variables))
+        for leg in call.legs:
+            self._record_leg(session, record, leg)
+
+    def _record_leg(self, session: CallSession, record: CallStart, leg: Leg) -> None:
+        """A transfer's far leg: a call record of its own, linked to the call by parent_id."""
+        o = leg.outcome
+        self._recorder.started(CallStart(o.leg_id, "outbound", leg.number, leg.caller_id, "", record.tenant_id,
+                                         o.started_at or record.started_at, o.answered_at, self._node,
+                                         parent_id=session.id))
+        self._recorder.ended(o.leg_id, CallEnd(o.cause, o.cause_text, o.ended_by, [], o.error,
+                                               variables={"transfer_result": o.status,
+                                                          **({"sip_code": str(o.sip_code)} if o.sip_code else {})},
+                                               ended_at=o.ended_at))
 
     async def reconcile(self, live_ids: set[str], owned: set[str]) -> None:
         gone = await end_orphans(self._db, self._node, live_ids, owned)

@@ -3,19 +3,22 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.clock import now
 from control.errors import Invalid, NotFound
-from control.store.models import Tenant
+from control.store.models import Tenant, Trunk
 
 # The prefix tells a signing secret from an Auth-Key at a glance (in a config file, in a leak).
 SECRET_PREFIX = "whsec_"
 DEFAULT_TIMEZONE = "UTC"
 MAX_TIMEZONE = 64  # the column's length; IANA names are far shorter
+KEEP: Any = object()  # update_tenant: leave this setting as it is
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,56 @@ async def set_timezone(db: async_sessionmaker, tenant_id: str, timezone: str) ->
         if found is None:
             raise NotFound(f"tenant {tenant_id} does not exist")
         found.timezone = timezone
+    return found
+
+
+def parse_countries(text: str) -> list[int] | None:
+    """`--allow-countries`: country calling codes, comma-separated ("1,44", "+1, +44"); "default"
+    (None: the codes of the tenant's own numbers, as they are when a call transfers); "none"
+    ([]: no phone number at all, only sip: URIs). Invalid lists every code that is not one."""
+    text = text.strip().lower()
+    if text == "default":
+        return None
+    if text == "none":
+        return []
+    codes: list[int] = []
+    problems = []
+    for item in text.split(","):
+        item = item.strip().removeprefix("+")
+        if item.isascii() and item.isdigit() and int(item) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            codes.append(int(item))
+        else:
+            problems.append(f"allow_countries: {item!r} is not a country calling code (like 1 or 44)")
+    if problems:
+        raise Invalid(problems)
+    return sorted(set(codes))
+
+
+async def update_tenant(db: async_sessionmaker, tenant_id: str, *, timezone: str | None = None,
+                        outbound_trunk: str | None = KEEP, allowed_countries: list[int] | None = KEEP) -> Tenant:
+    """Change any of a tenant's settings at once, all checked first (nothing is changed when
+    one is refused). outbound_trunk: a trunk's name, or None for none; allowed_countries: codes,
+    or None for the default (the tenant's numbers' codes). New calls see it within seconds."""
+    problems: list[str] = []
+    if timezone is not None:
+        try:
+            timezone = check_timezone(timezone)
+        except Invalid as exc:
+            problems += exc.errors
+    async with db.begin() as session:
+        found = await session.get(Tenant, tenant_id)
+        if found is None:
+            raise NotFound(f"tenant {tenant_id} does not exist")
+        if outbound_trunk not in (KEEP, None) and await session.get(Trunk, outbound_trunk) is None:
+            problems.append(f"outbound_trunk: there is no trunk {outbound_trunk!r} (voicectl trunk list)")
+        if problems:
+            raise Invalid(problems)
+        if timezone is not None:
+            found.timezone = timezone
+        if outbound_trunk is not KEEP:
+            found.outbound_trunk = outbound_trunk
+        if allowed_countries is not KEEP:
+            found.allowed_countries = allowed_countries
     return found
 
 

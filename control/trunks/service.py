@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.clock import now
 from control.errors import Conflict, Invalid, NotFound
-from control.store.models import Trunk
+from control.store.models import Tenant, Trunk
 from control.trunks import validate
 from control.trunks.passwords import TrunkPasswords
 
@@ -86,6 +86,13 @@ async def remove_trunk(db: async_sessionmaker, passwords: TrunkPasswords, name: 
         trunk = await session.get(Trunk, name)
         if trunk is None:
             raise NotFound(f"trunk {name} does not exist")
+        users = (await session.scalars(select(Tenant.id).where(Tenant.outbound_trunk == name)
+                                       .order_by(Tenant.id))).all()
+        if users:
+            # Removed, it would leave these tenants' transfers refused without a word.
+            raise Conflict(f"trunk {name} is the outbound trunk of tenant {', '.join(users)}: give "
+                           f"{'it' if len(users) == 1 else 'them'} another first "
+                           "(voicectl tenant set ID --outbound-trunk OTHER, or '' for none)")
         await session.delete(trunk)
         await session.flush()
         passwords.set(name, None)

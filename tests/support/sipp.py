@@ -234,6 +234,124 @@ def registrar(username: str, password: str, realm: str = "provider.example") -> 
     return REGISTRAR.format(username=username, password=quoteattr(password), realm=realm)
 
 
+# The far end of a transfer: SIPp as the phone the platform dials through a trunk. Every
+# scenario starts by taking the INVITE (keeping what it sends later in the dialog needs of it:
+# SIPp refuses a variable set and never used) and saying it rings.
+_KEEP = {"from": '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>',
+         "contact": '<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>',
+         "cseq": '<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>'}
+_FAR_RINGING = """
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port]>
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+_FAR_ANSWER = """
+  <pause milliseconds="{ring_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=far 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=sendrecv
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <pause milliseconds="{talk_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [$remote_contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:far@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+      To: [$remote_from]
+      Call-ID: [call_id]
+      CSeq: 1 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+"""
+_FAR_REFUSE = """
+  <pause milliseconds="{ring_ms}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 {code} {reason}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK"/>
+"""
+# Rings until the caller gives up: CANCEL is answered 200, then the INVITE 487.
+_FAR_RING = """
+  <recv request="CANCEL"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <send>
+    <![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [$invite_cseq] INVITE
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK"/>
+"""
+
+
+def far_end(kind: str, *, ring_ms: int = 500, talk_ms: int = 2000) -> str:
+    """A UAS scenario for a transfer's far end: "answer" (rings ring_ms, answers, hangs up after
+    talk_ms), "busy" (486 after ring_ms), "ring" (rings until CANCELled)."""
+    body, keep = {"answer": (_FAR_ANSWER.format(ring_ms=ring_ms, talk_ms=talk_ms), ("from", "contact")),
+                  "busy": (_FAR_REFUSE.format(ring_ms=ring_ms, code=486, reason="Busy Here"), ()),
+                  "ring": (_FAR_RING, ("cseq",))}[kind]
+    invite = ('\n  <recv request="INVITE">\n    <action>\n      ' + "\n      ".join(_KEEP[k] for k in keep)
+              + "\n    </action>\n  </recv>") if keep else '\n  <recv request="INVITE"/>'
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="far-end">' + invite + _FAR_RINGING + body
+            + "</scenario>\n")
+
+
 @dataclass
 class Uas:
     """SIPp waiting for requests (a provider's side), running in the background."""
@@ -252,14 +370,17 @@ class Uas:
 
 
 def start_uas(scenario_xml: str, *, workdir: Path, local_ip: str, port: int, calls: int = 1,
-              timeout: float = 60) -> Uas:
-    """Start SIPp as a server on local_ip:port; it exits after `calls` dialogs ended."""
+              timeout: float = 60, media_port: int = 0) -> Uas:
+    """Start SIPp as a server on local_ip:port; it exits after `calls` dialogs ended. A
+    scenario that answers with SDP names media_port (give each SIPp on the machine its own)."""
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "scenario.xml"
     path.write_text(scenario_xml)
     argv = ["sipp", "-sf", str(path), "-i", local_ip, "-p", str(port), "-m", str(calls), "-nostdin",
             "-trace_err", "-trace_msg", "-timeout", f"{int(timeout)}s", "-timeout_error",
             "-error_file", str(workdir / "errors.log"), "-message_file", str(workdir / "messages.log")]
+    if media_port:
+        argv += ["-mi", local_ip, "-mp", str(media_port)]
     proc = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return Uas(proc, workdir)
 

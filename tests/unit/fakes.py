@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from control.flow.channel import CallerHungUp, Take
+from control.flow.channel import CallerHungUp, Take, TransferOutcome
 from control.flow.document import Ivr
 from control.flow.play import MediaMissing, PlayItem
 from control.flow.ports import HookAnswer, KeptRecording
@@ -33,11 +33,18 @@ class FakeChannel:
     # Keys pressed ahead, before anyone listens (see press()); flush_digits forgets them.
     pressed: deque[str] = field(default_factory=deque)
     play_seconds: float = 0.0
+    ignored: list[str] = field(default_factory=list)  # keys a play's stops_on refused
+    gone_after: float | None = None  # until_gone(): the caller hangs up this long into a wait
     cancelled: list[list[str]] = field(default_factory=list)
     # What each record() returns, in order (once they run out: a 5 s take ended by the key);
     # each call's arguments go into `recordings`.
     takes: list[Take] = field(default_factory=list)
     recordings: list[dict[str, Any]] = field(default_factory=list)
+    # What each transfer() does, in order: an outcome to return, or HANGUP (the caller hangs up
+    # while bridged: CallerHungUp carrying the answered leg); once they run out, answered. Each
+    # call's arguments go into `dials`.
+    transfers: list[TransferOutcome | str] = field(default_factory=list)
+    dials: list[dict[str, Any]] = field(default_factory=list)
 
     def press(self, key: str) -> None:
         self.pressed.append(key)
@@ -50,7 +57,8 @@ class FakeChannel:
             raise CallerHungUp()
         return step
 
-    async def play(self, media: Sequence[str], *, barge_in: bool, seconds: float | None = None) -> str | None:
+    async def play(self, media: Sequence[str], *, barge_in: bool, seconds: float | None = None,
+                   stops_on: Callable[[str], bool] | None = None) -> str | None:
         self.played.append(list(media))
         if barge_in and self.pressed:
             return self.pressed.popleft()
@@ -63,7 +71,18 @@ class FakeChannel:
             raise
         if not barge_in:
             return None
-        return self._listen()
+        key = self._listen()
+        while key is not None and stops_on is not None and not stops_on(key):
+            self.ignored.append(key)  # dropped; the audio goes on and listens again
+            key = self._listen()
+        return key
+
+    async def until_gone(self) -> None:
+        """The caller leaves `gone_after` seconds into the wait (None: stays on)."""
+        if self.gone_after is None:
+            await asyncio.Event().wait()
+        await asyncio.sleep(self.gone_after or 0)
+        raise CallerHungUp()
 
     async def wait_digit(self, timeout: float) -> str | None:
         self.waits.append(timeout)
@@ -82,6 +101,17 @@ class FakeChannel:
         self.pressed.clear()  # keys pressed during a recording are its own
         await asyncio.sleep(0)
         return self.takes.pop(0) if self.takes else Take(f"take-{len(self.recordings)}", 5.0, "key")
+
+    async def transfer(self, endpoint: str, *, caller_id: str, timeout: float) -> TransferOutcome:
+        self.dials.append({"endpoint": endpoint, "caller_id": caller_id, "timeout": timeout})
+        self.pressed.clear()  # keys pressed while ringing or talking are not the IVR's
+        await asyncio.sleep(0)
+        leg = f"leg-{len(self.dials)}"
+        step = self.transfers.pop(0) if self.transfers else TransferOutcome("answered", leg)
+        if step == HANGUP:
+            raise CallerHungUp(transfer=TransferOutcome("answered", leg, ended_by="caller"))
+        assert isinstance(step, TransferOutcome)
+        return step
 
     async def hangup(self) -> None:
         self.hung_up = True

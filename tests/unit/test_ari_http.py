@@ -11,6 +11,8 @@ from control.flow.channel import CallerHungUp
 from control.telephony.ari_http import AriError, AriHttp
 from control.telephony.call import CallSession
 
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(200)
+
 
 @pytest.fixture
 async def ari(aiohttp_server: Any) -> Any:
@@ -22,6 +24,10 @@ async def ari(aiohttp_server: Any) -> Any:
             return web.json_response({"message": "Channel not found"}, status=404)
         if "ending" in request.path:
             return web.json_response({"message": "Could not stop playback"}, status=500)
+        if request.path.endswith("/file"):
+            return web.Response(body=WAV, content_type="audio/wav")
+        if request.method == "GET" and "/recordings/live/" in request.path:
+            return web.json_response({"name": "c1-x", "state": "recording", "target_uri": "channel:c1"})
         return web.Response(status=204)
 
     app = web.Application()
@@ -67,3 +73,34 @@ async def test_stopping_a_playback_that_already_ended_is_not_an_error(ari: Any) 
     with pytest.raises(AriError) as raised:
         await client.answer("ending")
     assert raised.value.status == 500
+
+
+async def test_record_asks_for_a_wav_that_is_never_overwritten(ari: Any) -> None:
+    client, seen = ari
+    await client.record("1700.1", "c1-x", max_seconds=60, silence_seconds=None, terminate_on="#", beep=True)
+    await client.record("1700.1", "c1-y", max_seconds=5, silence_seconds=3, terminate_on=None, beep=False)
+    assert [s[:3] for s in seen] == [
+        ("POST", "/ari/channels/1700.1/record", {"name": "c1-x", "format": "wav", "maxDurationSeconds": "60",
+                                                  "maxSilenceSeconds": "0", "ifExists": "fail", "beep": "true",
+                                                  "terminateOn": "#"}),
+        ("POST", "/ari/channels/1700.1/record", {"name": "c1-y", "format": "wav", "maxDurationSeconds": "5",
+                                                  "maxSilenceSeconds": "3", "ifExists": "fail", "beep": "false",
+                                                  "terminateOn": "none"}),
+    ]
+
+
+async def test_live_and_stored_recordings_and_their_absence(ari: Any) -> None:
+    client, seen = ari
+    assert (await client.live_recording("c1-x"))["state"] == "recording"
+    assert await client.live_recording("gone") is None
+    assert await client.stored_recording("gone") is None
+    assert await client.stored_recording_file("c1-x") == WAV
+    with pytest.raises(AriError) as raised:
+        await client.stored_recording_file("gone")
+    assert raised.value.status == 404
+    await client.delete_stored_recording("gone")  # already gone: deleted
+    await client.stop_recording("gone")
+    await client.cancel_recording("c1-x")
+    assert [(m, p) for m, p, _, _ in seen][-4:] == [
+        ("GET", "/ari/recordings/stored/gone/file"), ("DELETE", "/ari/recordings/stored/gone"),
+        ("POST", "/ari/recordings/live/gone/stop"), ("DELETE", "/ari/recordings/live/c1-x")]

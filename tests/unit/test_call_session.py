@@ -3,6 +3,7 @@ dispatcher routing events to calls without ever waiting on one."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any, Sequence
 
 import pytest
@@ -225,3 +226,53 @@ async def test_a_play_cancelled_from_outside_stops_its_audio() -> None:
     assert ("stop", pid) in ops.requests
     assert await session.wait_digit(0.01) == "7"
 
+
+
+async def test_keys_stops_on_refuses_are_dropped_and_the_audio_goes_on() -> None:
+    ops = RecordingOps()
+    session = CallSession(ops, CHANNEL, ["inbound"])
+    playing = asyncio.ensure_future(session.play(["sound:x"], barge_in=True, stops_on=lambda k: k in "12"))
+    pid = await started_playback(ops)
+    session.feed(dtmf("7"))
+    await asyncio.sleep(0.01)
+    assert not playing.done() and ("stop", pid) not in ops.requests
+    session.feed(dtmf("2"))
+    assert await playing == "2" and ("stop", pid) in ops.requests
+
+
+async def test_until_gone_keeps_keys_and_raises_when_the_caller_hangs_up() -> None:
+    session = CallSession(RecordingOps(), CHANNEL, ["inbound"])
+    watching = asyncio.ensure_future(session.until_gone())
+    session.feed(dtmf("5"))
+    await asyncio.sleep(0.01)
+    assert not watching.done()
+    session.feed({"type": "ChannelHangupRequest", "cause": 16, "channel": {"id": "c1"}})
+    with pytest.raises(CallerHungUp):
+        await watching
+    assert session._digits == deque(["5"])
+
+
+async def test_a_play_cancelled_before_asterisk_answered_its_request_is_still_stopped() -> None:
+    """The stop must not overtake the play request it cancels (it would find nothing to stop,
+    and the audio would start after it)."""
+    ops = RecordingOps()
+    answered = asyncio.Event()
+    order: list[str] = []
+
+    async def slow_play(channel_id: str, media: Sequence[str], playback_id: str) -> None:
+        await answered.wait()
+        order.append("play")
+
+    async def stop(playback_id: str) -> None:
+        order.append("stop")
+
+    ops.play, ops.stop_playback = slow_play, stop  # type: ignore[method-assign]
+    session = CallSession(ops, CHANNEL, ["inbound"])
+    playing = asyncio.ensure_future(session.play(["sound:x"], barge_in=False))
+    await asyncio.sleep(0.01)
+    playing.cancel()
+    await asyncio.sleep(0.01)
+    answered.set()
+    with pytest.raises(asyncio.CancelledError):
+        await playing
+    assert order == ["play", "stop"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -192,3 +193,40 @@ def test_calls_show_an_over_large_history_is_stored_bounded(cli) -> None:
     assert kept[0]["answer"].endswith("~")
     assert len(data["variables"]) <= 201 and all(len(v) <= 1024 for v in data["variables"].values())
     assert "exchanges not kept" in cli("calls", "show", "node-1.7").output
+
+
+def database_at(revision: str, store: str, request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Any]:
+    """An empty database (SQLite, or the test PostgreSQL reset) migrated up to `revision`, as
+    a data directory from an older release has it: its URL and the alembic config to go on."""
+    from alembic import command
+    from alembic.config import Config
+
+    from control.store.db import MIGRATIONS
+
+    if store == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        _reset_postgres(url)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["url"] = url
+    command.upgrade(cfg, revision)
+    return url, cfg
+
+
+def rows(url: str, sql: str, *, write: bool = False) -> list:
+    """Run one SQL statement on `url`; the rows as tuples (none when writing)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run() -> list:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(text(sql))
+                return [] if write else [tuple(r) for r in result]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

@@ -2,7 +2,6 @@
 what is rendered, what is refused, and where the password goes."""
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from control.cli import main
-from tests.unit.test_cli import _reset_postgres, cli  # noqa: F401  (the CLI fixture, both stores)
+from tests.unit.test_cli import cli, database_at, rows  # noqa: F401  (the CLI fixture, both stores)
 
 PASSWORD = "pa;ss#wörd=1"
 
@@ -126,41 +125,17 @@ def test_demo_trunk_matches_loopback_only(cli, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_migration_0003_brings_old_trunks_over(request: pytest.FixtureRequest, tmp_path: Path, store: str) -> None:
-    from sqlalchemy import text
-
     from alembic import command
-    from alembic.config import Config
-    from control.store.db import MIGRATIONS
 
-    if store == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        _reset_postgres(url)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["url"] = url
-    command.upgrade(cfg, "0002")
-
-    async def rows(sql: str, *, write: bool = False) -> list:
-        from sqlalchemy.ext.asyncio import create_async_engine
-
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as conn:
-                result = await conn.execute(text(sql))
-                return [] if write else [tuple(r) for r in result]
-        finally:
-            await engine.dispose()
-
-    asyncio.run(rows("INSERT INTO trunks (name, host, port, created_at) VALUES "
+    url, cfg = database_at("0002", store, request, tmp_path)
+    rows(url, "INSERT INTO trunks (name, host, port, created_at) VALUES "
                      "('local', '127.0.0.1', 5060, CURRENT_TIMESTAMP), ('carrier', '203.0.113.5', 5070, "
-                     "CURRENT_TIMESTAMP)", write=True))
+                     "CURRENT_TIMESTAMP)", write=True)
     command.upgrade(cfg, "head")
-    got = asyncio.run(rows("SELECT name, matches, target_host, target_port, username, register FROM trunks ORDER BY name"))
+    got = rows(url, "SELECT name, matches, target_host, target_port, username, register FROM trunks ORDER BY name")
     assert [(n, json.loads(m) if isinstance(m, str) else m, h, p, u, bool(r)) for n, m, h, p, u, r in got] == [
         ("carrier", ["203.0.113.5"], "203.0.113.5", 5070, None, False),
         ("local", ["127.0.0.1"], "127.0.0.1", 5060, None, False)]
     command.downgrade(cfg, "0002")
-    assert asyncio.run(rows("SELECT name, host, port FROM trunks ORDER BY name")) == [
+    assert rows(url, "SELECT name, host, port FROM trunks ORDER BY name") == [
         ("carrier", "203.0.113.5", 5070), ("local", "127.0.0.1", 5060)]

@@ -229,3 +229,20 @@ async def test_variables_expand_in_the_url() -> None:
     await run_ivr(parse_ivr(doc({"url": "https://${region}.crm.example/ivr"})), call)
     assert hooks.posts[0]["url"] == "https://eu.crm.example/ivr"
     assert call.exchanges[0]["url"] == "https://eu.crm.example/ivr"
+
+
+async def test_a_key_that_can_start_no_entry_does_not_cut_the_answers_audio_short() -> None:
+    answer = {"play": [{"type": "tts", "text": "Press 1"}], "inputs": {"1": "150"}}
+    channel, call, _ = await run([ok(answer)], ["1", "7", "1"])
+    assert channel.ignored == ["7"], "dropped while the audio went on"
+    assert channel.waits == [], "the key came during the audio: no wait after it"
+    assert path(call) == ["0:1", "5:1", "150:"]
+
+
+async def test_a_caller_who_hangs_up_while_the_server_thinks_is_noticed_at_once() -> None:
+    channel = FakeChannel(["1"], gone_after=0.2)
+    call = CallContext(channel, EchoMedia(), hooks=FakeWebhooks([ok({"goto": "150"})], delay=4))
+    started = asyncio.get_running_loop().time()
+    assert await run_ivr(parse_ivr(doc()), call) == "caller"
+    assert asyncio.get_running_loop().time() - started < 1
+    assert path(call) == ["0:1"], "nothing after the trigger ran"

@@ -85,3 +85,17 @@ def test_a_valid_document_with_integer_ids_imports(cli, tmp_path: Path) -> None:
     exported = json.loads(cli("ivr", "export", NUMBER, "--json").output)
     assert exported["branches"]["0"]["inputs"] == {"1": "10"}
     assert exported["branches"]["10"]["play"] == [{"type": "tts", "text": "yes"}]
+
+
+def test_a_goto_into_another_tenants_number_is_refused(cli, tmp_path: Path) -> None:
+    other = json.loads(cli("tenant", "create", "Other", "--json").output)["id"]
+    assert cli("number", "add", "+18459512000", "--tenant", other).exit_code == 0
+    own = json.loads(cli("number", "list", "--json").output)[0]["tenant"]
+    assert cli("number", "add", "+18459513000", "--tenant", own).exit_code == 0
+    path = tmp_path / "goto.json"
+    path.write_text(json.dumps({"branches": {"0": {"type": "goto", "number": "8459512000", "branch": "0"}}}))
+    assert "8459512000 is not a number of this tenant" in refused(cli, path)
+    path.write_text(json.dumps({"branches": {"0": {"type": "goto", "number": "8459519999", "branch": "0"}}}))
+    assert "8459519999 is not a number of this tenant" in refused(cli, path)
+    path.write_text(json.dumps({"branches": {"0": {"type": "goto", "number": "+18459513000", "branch": "0"}}}))
+    assert cli("ivr", "import", str(path), "--number", NUMBER).exit_code == 0

@@ -5,34 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from control.cli import main
-from tests.unit.test_cli import _reset_postgres
+# The CLI on SQLite and on PostgreSQL, and a tenant, as the rest of the CLI is tested.
+from tests.unit.test_cli import cli, tenant  # noqa: F401
 from tests.unit.test_recordings_service import make_wav
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def cli(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("VOICECTL_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        monkeypatch.setenv("DATABASE_URL", url)
-        _reset_postgres(url)
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    return run
-
-
-@pytest.fixture
-def tenant(cli) -> str:
-    out = cli("tenant", "create", "Acme", "--json")
-    assert out.exit_code == 0, out.output
-    return json.loads(out.output)["id"]
 
 
 def test_add_list_remove(cli, tenant: str, tmp_path: Path) -> None:

@@ -3,10 +3,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from control.ivrs import routes
+import pytest
+
+from control.ivrs import routes, service
 from control.ivrs.routes import RouteCache
 from control.ivrs.service import Route
 
+
+
+def counting_cache(db: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[RouteCache, list[Any], list[float]]:
+    """A route cache on a hand-moved clock, and the list of every IVR document it parses."""
+    parses: list[Any] = []
+    real_parse = service.parse_ivr
+    monkeypatch.setattr(service, "parse_ivr", lambda doc: parses.append(doc) or real_parse(doc))
+    clock = [100.0]
+    return RouteCache(db, ttl_s=2.0, clock=lambda: clock[0]), parses, clock
 
 async def test_a_route_is_read_once_per_ttl(monkeypatch: Any) -> None:
     lookups: list[str] = []
@@ -36,7 +47,6 @@ async def test_an_unchanged_ivr_is_parsed_once_however_often_the_route_is_read_a
         monkeypatch: Any, db: Any) -> None:
     """A big IVR takes a quarter of a second to parse, on the loop every call shares: a refresh
     that finds the same stored version reuses what it parsed."""
-    from control.ivrs import service
     from control.ivrs.service import import_ivr
     from control.numbers.service import add_number
     from control.tenants.service import create_tenant
@@ -45,11 +55,7 @@ async def test_an_unchanged_ivr_is_parsed_once_however_often_the_route_is_read_a
     await add_number(db, "+18005550100", tenant.id)
     ivr = {"branches": {"0": {"type": "hangup"}}}
     await import_ivr(db, "+18005550100", ivr)
-    parses: list[Any] = []
-    real_parse = service.parse_ivr
-    monkeypatch.setattr(service, "parse_ivr", lambda doc: parses.append(doc) or real_parse(doc))
-    clock = [100.0]
-    cache = RouteCache(db, ttl_s=2.0, clock=lambda: clock[0])
+    cache, parses, clock = counting_cache(db, monkeypatch)
     first = await cache.get("8005550100")
     for _ in range(3):
         clock[0] += 2.5
@@ -70,7 +76,6 @@ async def test_a_route_carries_the_tenant_a_call_needs_and_its_changes_within_th
     """Time zone and signing secret come with the route (no other query per call); a rotated
     secret signs new calls' webhooks once the entry expires, the parsed IVR kept all the same."""
     from control.flow.ports import TenantView
-    from control.ivrs import service
     from control.ivrs.service import import_ivr, route_for
     from control.numbers.service import add_number
     from control.tenants.service import create_tenant, rotate_secret, set_timezone
@@ -83,11 +88,7 @@ async def test_a_route_carries_the_tenant_a_call_needs_and_its_changes_within_th
     assert bare is not None and bare.ivr is None
     assert bare.tenant == TenantView(tenant.id, "America/Chicago", tenant.signing_secret)
 
-    parses: list[Any] = []
-    real_parse = service.parse_ivr
-    monkeypatch.setattr(service, "parse_ivr", lambda doc: parses.append(doc) or real_parse(doc))
-    clock = [100.0]
-    cache = RouteCache(db, ttl_s=2.0, clock=lambda: clock[0])
+    cache, parses, clock = counting_cache(db, monkeypatch)
     first = await cache.get("8005550100")
     assert first is not None and first.tenant == TenantView(tenant.id, "America/Chicago", tenant.signing_secret)
 

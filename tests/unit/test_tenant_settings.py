@@ -2,63 +2,36 @@
 tenants, and the commands that set, rotate and show them (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
-from control.store.db import MIGRATIONS
-from tests.unit.test_cli import _reset_postgres, cli  # noqa: F401  (the CLI fixture, both stores)
-
-
-def _rows(url: str, sql: str, *, write: bool = False) -> list:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    async def run() -> list:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as conn:
-                result = await conn.execute(text(sql))
-                return [] if write else [tuple(r) for r in result]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+from tests.unit.test_cli import cli, database_at, rows  # noqa: F401  (the CLI fixture, both stores)
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_migration_0004_gives_each_existing_tenant_its_own_secret(request: pytest.FixtureRequest,
                                                                    tmp_path: Path, store: str) -> None:
     from alembic import command
-    from alembic.config import Config
 
-    if store == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        _reset_postgres(url)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["url"] = url
-    command.upgrade(cfg, "0003")
-    _rows(url, "INSERT INTO tenants (id, name, key_hash, created_at) VALUES "
+    url, cfg = database_at("0003", store, request, tmp_path)
+    rows(url, "INSERT INTO tenants (id, name, key_hash, created_at) VALUES "
                "('ten_a', 'A', 'ha', CURRENT_TIMESTAMP), ('ten_b', 'B', 'hb', CURRENT_TIMESTAMP), "
                "('ten_c', 'C', 'hc', CURRENT_TIMESTAMP)", write=True)
-    _rows(url, "INSERT INTO calls (id, direction, number, caller_id, caller_name, started_at, branch_data, node) "
+    rows(url, "INSERT INTO calls (id, direction, number, caller_id, caller_name, started_at, branch_data, node) "
                "VALUES ('old-call', 'inbound', '+18005550100', '1', '', CURRENT_TIMESTAMP, '[]', 'n')", write=True)
     command.upgrade(cfg, "0004")
 
-    tenants = _rows(url, "SELECT id, timezone, signing_secret FROM tenants ORDER BY id")
+    tenants = rows(url, "SELECT id, timezone, signing_secret FROM tenants ORDER BY id")
     assert [(t[0], t[1]) for t in tenants] == [("ten_a", "UTC"), ("ten_b", "UTC"), ("ten_c", "UTC")]
     secrets = [t[2] for t in tenants]
     assert all(s.startswith("whsec_") and len(s) >= 40 for s in secrets) and len(set(secrets)) == 3
-    call = _rows(url, "SELECT exchanges, variables FROM calls")[0]
+    call = rows(url, "SELECT exchanges, variables FROM calls")[0]
     assert [json.loads(v) if isinstance(v, str) else v for v in call] == [[], {}]
 
     command.downgrade(cfg, "0003")
-    assert _rows(url, "SELECT id, name FROM tenants ORDER BY id") == [("ten_a", "A"), ("ten_b", "B"), ("ten_c", "C")]
+    assert rows(url, "SELECT id, name FROM tenants ORDER BY id") == [("ten_a", "A"), ("ten_b", "B"), ("ten_c", "C")]
     command.upgrade(cfg, "head")
 
 

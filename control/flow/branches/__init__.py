@@ -6,9 +6,11 @@ from control.flow.branches.goto import GotoBranch
 from control.flow.branches.hangup import HangupBranch
 from control.flow.branches.menu import MenuBranch
 from control.flow.branches.record import RecordBranch
+from control.flow.branches.transfer import TransferBranch
 from control.flow.branches.trigger import TriggerBranch
 
 TYPES: dict[str, type[Branch]] = {b.type: b for b in (ContentBranch, MenuBranch, HangupBranch, GotoBranch,
-                                                      AlbumBranch, TriggerBranch, RecordBranch)}
+                                                      AlbumBranch, TriggerBranch, RecordBranch,
+                                                      TransferBranch)}
 
 __all__ = ["Branch", "CallContext", "TYPES"]

@@ -26,7 +26,7 @@ import json
 import logging
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -123,28 +123,37 @@ class TriggerBranch(Branch):
         return target
 
     async def _ask(self, call: CallContext, url: str, body: dict[str, Any]) -> HookAnswer:
-        """The exchange, with the hold items playing over a server slower than HOLD_AFTER_S."""
+        """The exchange, with the hold items playing over a server slower than HOLD_AFTER_S.
+        The caller's events are followed all along (by the hold's playback, or by a watch), so
+        a caller who hangs up ends the wait at once, not after the server's timeout."""
         assert call.hooks is not None
         post = asyncio.ensure_future(call.hooks.post(url, body, secret=call.tenant.signing_secret,
                                                      timeout=self.timeout))
         # Rendered while the server thinks: a first render must not add silence after HOLD_AFTER_S.
         ready = asyncio.ensure_future(call.resolve_items(self.hold)) if self.hold else None
+        watch: asyncio.Future[None] = asyncio.ensure_future(call.channel.until_gone())
         holding: asyncio.Future[None] | None = None
         try:
-            done, _ = await asyncio.wait({post}, timeout=HOLD_AFTER_S if ready is not None else None)
-            if not done and ready is not None:
+            await asyncio.wait({post, watch}, timeout=HOLD_AFTER_S if ready is not None else None,
+                               return_when=asyncio.FIRST_COMPLETED)
+            if not post.done() and not watch.done() and ready is not None:
                 media = await self._hold_media(call, ready)
-                if media and not post.done():
+                if media and not post.done() and not watch.done():
+                    await _stopped(watch)  # the hold's playback follows the events from here
                     holding = asyncio.ensure_future(self._hold(call, media))
                     await asyncio.wait({post, holding}, return_when=asyncio.FIRST_COMPLETED)
                     if holding.done() and not post.done():
                         self._hold_ended(call, holding)  # raises CallerHungUp when the caller left
+                        watch = asyncio.ensure_future(call.channel.until_gone())
+            if not post.done():
+                await asyncio.wait({post, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if watch.done() and not watch.cancelled() and not post.done():
+                watch.result()  # the caller hung up: raises CallerHungUp
             return await post
         finally:
-            for task in (holding, ready):
+            for task in (watch, holding, ready):
                 if task is not None:
-                    task.cancel()  # a hold playing is stopped by its channel
-                    await asyncio.gather(task, return_exceptions=True)
+                    await _stopped(task)  # a hold playing is stopped by its channel
             if not post.done():
                 post.cancel()
 
@@ -203,7 +212,8 @@ class TriggerBranch(Branch):
             if media:
                 await call.play(media, barge_in=False)
             return "", decided.goto
-        first = await call.play(media, barge_in=True) if media else None
+        # A key that can start no entry is ignored, and must not cut the answer's audio short.
+        first = await call.play(media, barge_in=True, stops_on=_starts_entry(decided.inputs)) if media else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.input_timeout
         longest = max(len(k) for k in decided.inputs)
@@ -236,6 +246,18 @@ class TriggerBranch(Branch):
         call.reason = f"trigger {self.id}: {why}"
         await call.play_items([APOLOGY], barge_in=False)
         return None
+
+
+def _starts_entry(inputs: dict[str, str]) -> Callable[[str], bool] | None:
+    """Which keys may stop the answer's audio: any, with `%`; else those some input starts with."""
+    if ANY in inputs:
+        return None
+    return lambda key: any(entry.startswith(key) for entry in inputs)
+
+
+async def _stopped(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def request_body(call: CallContext) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""What a transfer's `to` may say, as text: an E.164 (or 10-digit NANP) number, or a
+`sip:user@host[:port]` URI. Syntax only: which trunk it goes through and which countries a
+tenant may call are the TransferTargets port's to decide (control/transfers/service.py).
+
+Both shapes are strict, because what comes out of here ends up in an Asterisk dial string
+(`PJSIP/<user>@<trunk>`), where `/`, `@`, `,`, `&` or `)` would mean something else.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+from control.trunks import validate
+
+DEFAULT_REGION = "US"  # 10-digit numbers are NANP, as Voitex writes them
+# A number as people and webhooks write it: digits, an optional +, and the usual separators.
+# Letters are refused (phonenumbers would read 1-800-FLOWERS, or "ext. 12" as an extension).
+PHONE_TEXT = re.compile(r"\+?[0-9(][0-9 ().-]{5,30}")
+# The user part of a sip: URI: characters that need no escaping in a URI and mean nothing in
+# a dial string or in Asterisk's config (the trunk user name rule).
+SIP_USER = r"[A-Za-z0-9+._~-]{1,64}"
+SIP_URI = re.compile(r"sip:(" + SIP_USER + r")@(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(?::([0-9]{1,5}))?",
+                     re.IGNORECASE)
+# A user part a carrier would route to the phone network as a number: it is checked as one.
+NUMBER_LIKE_USER = re.compile(r"\+?[0-9][0-9.-]*")
+TO_RULE = "must be a phone number (E.164 like \"+442079460000\", or 10-digit) or a sip:user@host URI"
+
+
+@dataclass(frozen=True)
+class SipTarget:
+    user: str
+    host: str  # as validate.target normalises it: an address, or a lower-case DNS name
+    port: int | None  # None: the URI named none (the trunk's own port is used)
+
+    @property
+    def uri(self) -> str:
+        host = validate.uri_host(self.host)
+        return f"sip:{self.user}@{host}" + (f":{self.port}" if self.port is not None else "")
+
+    @property
+    def number_like(self) -> bool:
+        return bool(NUMBER_LIKE_USER.fullmatch(self.user))
+
+
+@dataclass(frozen=True)
+class PhoneTarget:
+    e164: str
+    country_code: int
+
+
+def is_sip(text: str) -> bool:
+    return text[:4].lower() == "sip:"
+
+
+def parse_sip(text: str) -> SipTarget:
+    """A sip:user@host[:port] URI (no parameters, headers or display name), or ValueError."""
+    found = SIP_URI.fullmatch(text)
+    if found is None:
+        raise ValueError(f"{text[:80]!r} is not a sip:user@host[:port] URI (user: letters, digits, + . _ ~ -; "
+                         "no parameters or headers)")
+    user, host, port = found.groups()
+    try:
+        host, number = validate.target(host + (f":{port}" if port else ""))
+    except ValueError as exc:
+        raise ValueError(f"{text[:80]!r}: {str(exc).removeprefix('target: ')}") from None
+    return SipTarget(user, host, number if port else None)
+
+
+def parse_phone(text: str) -> PhoneTarget:
+    """A valid phone number in E.164 (or NANP without the +1, or an international number with
+    the 011 prefix), or ValueError."""
+    if not PHONE_TEXT.fullmatch(text):
+        raise ValueError(f"{text[:80]!r} {TO_RULE}")
+    try:
+        parsed = phonenumbers.parse(text, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        raise ValueError(f"{text[:80]!r} {TO_RULE}") from None
+    if parsed.extension or not phonenumbers.is_valid_number(parsed):
+        raise ValueError(f"{text!r} is not a valid phone number")
+    return PhoneTarget(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), parsed.country_code)

@@ -1,0 +1,148 @@
+"""Where a transfer may dial: the TransferTargets port (control/flow/ports.py) over the tenant's
+settings, its numbers and the trunks.
+
+- A phone number (E.164, or 10-digit NANP) goes through the tenant's outbound trunk
+  (`voicectl tenant set ID --outbound-trunk NAME`; none set: refused), and only to a country
+  calling code the tenant allows (`--allow-countries 1,44`; by default the codes of the
+  tenant's own numbers). It is dialled as `PJSIP/<E.164>@<trunk>`.
+- A `sip:user@host[:port]` URI must name a trunk's target host (and port, when it names one);
+  it is dialled through that trunk as `PJSIP/<user>@<trunk>`, so the request goes to the
+  trunk's own target. A user part of digits (`sip:+442079460000@carrier`) is what a carrier
+  routes to the phone network: it is checked as a phone number, country code included.
+- Everything is checked after `${variable}` expansion: a webhook's variables cannot send a
+  call anywhere the tenant's settings do not allow. A refused target is never dialled.
+
+What a tenant may dial is read once per tenant every TTL_S (one read of the tenant, its
+numbers and the trunks), like inbound routes (control/ivrs/routes.py): a burst of transfers
+costs no database round trip, and a change made with the CLI reaches calls within TTL_S.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from control.flow.dial import PhoneTarget, is_sip, parse_phone, parse_sip
+from control.flow.ports import DialTarget, TransferRefused
+from control.store.models import Number, Tenant, Trunk
+
+TTL_S = 2.0
+MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class TrunkTarget:
+    name: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class DialPolicy:
+    """What one tenant's transfers may dial."""
+
+    outbound_trunk: str | None
+    countries: frozenset[int]  # the country calling codes in force
+    countries_set: bool  # set on the tenant (else: its numbers' codes)
+    trunks: tuple[TrunkTarget, ...]
+
+
+def country_codes(numbers: Iterable[str]) -> frozenset[int]:
+    """The country calling codes of E.164 numbers (a number that does not parse is left out)."""
+    codes = set()
+    for number in numbers:
+        try:
+            codes.add(phonenumbers.parse(number, None).country_code)
+        except phonenumbers.NumberParseException:
+            continue
+    return frozenset(codes)
+
+
+async def load_policy(db: async_sessionmaker, tenant_id: str) -> DialPolicy:
+    async with db() as session:
+        found = (await session.execute(select(Tenant.outbound_trunk, Tenant.allowed_countries)
+                                       .where(Tenant.id == tenant_id))).first()
+        if found is None:
+            raise TransferRefused(f"tenant {tenant_id or '(none)'} does not exist")
+        outbound, allowed = found
+        if allowed is None:
+            countries = country_codes((await session.scalars(
+                select(Number.e164).where(Number.tenant_id == tenant_id))).all())
+        else:
+            countries = frozenset(int(c) for c in allowed)
+        trunks = tuple(TrunkTarget(name, host, port) for name, host, port in (await session.execute(
+            select(Trunk.name, Trunk.target_host, Trunk.target_port).order_by(Trunk.name))).all())
+    return DialPolicy(outbound, countries, allowed is not None, trunks)
+
+
+def plan(to: str, policy: DialPolicy) -> DialTarget:
+    """The dial target for `to` under the tenant's policy, or TransferRefused saying why."""
+    if is_sip(to):
+        return _sip(to, policy)
+    phone = _phone(to, policy)
+    if policy.outbound_trunk is None:
+        raise TransferRefused("the tenant has no outbound trunk (voicectl tenant set ID --outbound-trunk NAME)")
+    if all(t.name != policy.outbound_trunk for t in policy.trunks):
+        raise TransferRefused(f"the tenant's outbound trunk {policy.outbound_trunk} does not exist")
+    return DialTarget(f"PJSIP/{phone.e164}@{policy.outbound_trunk}", phone.e164, policy.outbound_trunk)
+
+
+def _sip(to: str, policy: DialPolicy) -> DialTarget:
+    try:
+        sip = parse_sip(to)
+    except ValueError as exc:
+        raise TransferRefused(str(exc)) from None
+    trunk = next((t for t in policy.trunks if t.host == sip.host and sip.port in (None, t.port)), None)
+    if trunk is None:
+        where = sip.uri.partition("@")[2]
+        raise TransferRefused(f"{sip.uri}: {where} is not the target of any trunk")
+    if sip.number_like:
+        try:
+            _phone(sip.user, policy)
+        except TransferRefused as exc:
+            raise TransferRefused(f"{sip.uri}: a user part of digits is dialled as a phone number: {exc}") from None
+    return DialTarget(f"PJSIP/{sip.user}@{trunk.name}", sip.uri, trunk.name)
+
+
+def _phone(text: str, policy: DialPolicy) -> PhoneTarget:
+    try:
+        phone = parse_phone(text)
+    except ValueError as exc:
+        raise TransferRefused(str(exc)) from None
+    if phone.country_code not in policy.countries:
+        allowed = ", ".join(f"+{c}" for c in sorted(policy.countries)) or "none"
+        source = "" if policy.countries_set else ", those of its numbers"
+        raise TransferRefused(f"{phone.e164}: country code +{phone.country_code} is not allowed for this tenant "
+                              f"(allowed: {allowed}{source})")
+    return phone
+
+
+class DialTargets:
+    """TransferTargets for live calls: policies cached per tenant for `ttl_s`."""
+
+    def __init__(self, db: async_sessionmaker, ttl_s: float = TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._db = db
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[str, tuple[float, DialPolicy]] = {}
+
+    async def target(self, to: str, tenant_id: str) -> DialTarget:
+        return plan(to, await self.policy(tenant_id))
+
+    async def policy(self, tenant_id: str) -> DialPolicy:
+        now = self._clock()
+        hit = self._entries.get(tenant_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        policy = await load_policy(self._db, tenant_id)
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+        self._entries[tenant_id] = (now + self._ttl_s, policy)
+        return policy
