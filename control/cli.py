@@ -190,7 +190,7 @@ def tenant_list(settings: Settings, as_json: bool) -> None:
 
 
 def _codes(codes: Any) -> str:
-    return ",".join(f"+{c}" for c in codes) or "none"
+    return ",".join(f"+{c}" if str(c).isdigit() else str(c) for c in codes) or "none"
 
 
 @tenant.command("set")
@@ -199,8 +199,8 @@ def _codes(codes: Any) -> str:
 @click.option("--outbound-trunk", metavar="NAME",
               help="The trunk transfers to phone numbers go through ('' for none: such transfers are refused).")
 @click.option("--allow-countries", metavar="CODES",
-              help="Country calling codes transfers may dial, e.g. 1,44; 'default' (those of the tenant's "
-                   "numbers) or 'none'.")
+              help="Where transfers may dial: regions and calling codes, e.g. US,CA,44 (a code means every "
+                   "region sharing it); 'default' (the regions of the tenant's numbers) or 'none'.")
 @click.pass_obj
 def tenant_set(settings: Settings, tenant_id: str, timezone: str | None, outbound_trunk: str | None,
                allow_countries: str | None) -> None:
@@ -218,7 +218,7 @@ def tenant_set(settings: Settings, tenant_id: str, timezone: str | None, outboun
     changed, policy = _with_db(settings, work)
     default = "" if policy.countries_set else " (its numbers')"
     click.echo(f"tenant {changed.id}: time zone {changed.timezone}; outbound trunk {changed.outbound_trunk or 'none'}; "
-               f"transfers may call {_codes(sorted(policy.countries))}{default}")
+               f"transfers may call {_codes(sorted(policy.allowed))}{default}")
 
 
 @tenant.group("secret")

@@ -23,8 +23,12 @@ PHONE_TEXT = re.compile(r"\+?[0-9(][0-9 ().-]{5,30}")
 SIP_USER = r"[A-Za-z0-9+._~-]{1,64}"
 SIP_URI = re.compile(r"sip:(" + SIP_USER + r")@(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(?::([0-9]{1,5}))?",
                      re.IGNORECASE)
-# A user part a carrier would route to the phone network as a number: it is checked as one.
-NUMBER_LIKE_USER = re.compile(r"\+?[0-9][0-9.-]*")
+# A user part that is a name (a PBX's queue or mailbox), not a number: a letter first and at
+# most two digits. Any other user part is what a carrier may route to the phone network, once it
+# strips what is not a digit (`.442079460000`, `_011 44...`): it must be a phone number, is
+# checked as one, and is dialled as its E.164 form, never as written.
+NAME_USER = re.compile(r"[A-Za-z][A-Za-z0-9._~-]{0,63}")
+MAX_NAME_DIGITS = 2
 TO_RULE = "must be a phone number (E.164 like \"+442079460000\", or 10-digit) or a sip:user@host URI"
 
 
@@ -40,14 +44,16 @@ class SipTarget:
         return f"sip:{self.user}@{host}" + (f":{self.port}" if self.port is not None else "")
 
     @property
-    def number_like(self) -> bool:
-        return bool(NUMBER_LIKE_USER.fullmatch(self.user))
+    def is_name(self) -> bool:
+        return bool(NAME_USER.fullmatch(self.user)) and sum(c.isdigit() for c in self.user) <= MAX_NAME_DIGITS
 
 
 @dataclass(frozen=True)
 class PhoneTarget:
     e164: str
     country_code: int
+    region: str  # "US", "JM": calling code 1 alone is twenty-odd countries
+    kind: int  # phonenumbers.PhoneNumberType (premium rate, shared cost...)
 
 
 def is_sip(text: str) -> bool:
@@ -79,4 +85,5 @@ def parse_phone(text: str) -> PhoneTarget:
         raise ValueError(f"{text[:80]!r} {TO_RULE}") from None
     if parsed.extension or not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"{text!r} is not a valid phone number")
-    return PhoneTarget(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), parsed.country_code)
+    return PhoneTarget(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), parsed.country_code,
+                       phonenumbers.region_code_for_number(parsed) or "", phonenumbers.number_type(parsed))

@@ -29,7 +29,7 @@ class Tenant(Base):
     # are refused). Not a foreign key: removing a trunk a tenant uses is refused by the service.
     outbound_trunk: Mapped[str | None] = mapped_column(String(64))
     # Country calling codes transfers may dial ([1, 44]); None: those of the tenant's own numbers.
-    allowed_countries: Mapped[list[int] | None] = mapped_column(JSON)
+    allowed_countries: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Trunk(Base):

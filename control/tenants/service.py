@@ -92,30 +92,33 @@ async def set_timezone(db: async_sessionmaker, tenant_id: str, timezone: str) ->
     return found
 
 
-def parse_countries(text: str) -> list[int] | None:
-    """`--allow-countries`: country calling codes, comma-separated ("1,44", "+1, +44"); "default"
-    (None: the codes of the tenant's own numbers, as they are when a call transfers); "none"
-    ([]: no phone number at all, only sip: URIs). Invalid lists every code that is not one."""
-    text = text.strip().lower()
-    if text == "default":
+def parse_countries(text: str) -> list[str] | None:
+    """`--allow-countries`: regions and country calling codes, comma-separated ("US,CA,44",
+    "+44"); a code means every region that shares it (1: the US, Canada and the Caribbean).
+    "default" (None: the regions of the tenant's own numbers, as they are when a call
+    transfers); "none" ([]: no phone number at all). Invalid lists every entry that is none."""
+    text = text.strip()
+    if text.lower() == "default":
         return None
-    if text == "none":
+    if text.lower() == "none":
         return []
-    codes: list[int] = []
+    found: set[str] = set()
     problems = []
-    for item in text.split(","):
-        item = item.strip().removeprefix("+")
+    for raw in text.split(","):
+        item = raw.strip().removeprefix("+")
         if item.isascii() and item.isdigit() and int(item) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            codes.append(int(item))
+            found.add(str(int(item)))
+        elif item.upper() in phonenumbers.SUPPORTED_REGIONS:
+            found.add(item.upper())
         else:
-            problems.append(f"allow_countries: {item!r} is not a country calling code (like 1 or 44)")
+            problems.append(f"allow_countries: {item!r} is neither a region (like US) nor a calling code (like 44)")
     if problems:
         raise Invalid(problems)
-    return sorted(set(codes))
+    return sorted(found)
 
 
 async def update_tenant(db: async_sessionmaker, tenant_id: str, *, timezone: str | None = None,
-                        outbound_trunk: str | None = KEEP, allowed_countries: list[int] | None = KEEP) -> Tenant:
+                        outbound_trunk: str | None = KEEP, allowed_countries: list[str] | None = KEEP) -> Tenant:
     """Change any of a tenant's settings at once, all checked first (nothing is changed when
     one is refused). outbound_trunk: a trunk's name, or None for none; allowed_countries: codes,
     or None for the default (the tenant's numbers' codes). New calls see it within seconds."""

@@ -2,13 +2,16 @@
 settings, its numbers and the trunks.
 
 - A phone number (E.164, or 10-digit NANP) goes through the tenant's outbound trunk
-  (`voicectl tenant set ID --outbound-trunk NAME`; none set: refused), and only to a country
-  calling code the tenant allows (`--allow-countries 1,44`; by default the codes of the
-  tenant's own numbers). It is dialled as `PJSIP/<E.164>@<trunk>`.
-- A `sip:user@host[:port]` URI must name a trunk's target host (and port, when it names one);
-  it is dialled through that trunk as `PJSIP/<user>@<trunk>`, so the request goes to the
-  trunk's own target. A user part of digits (`sip:+442079460000@carrier`) is what a carrier
-  routes to the phone network: it is checked as a phone number, country code included.
+  (`voicectl tenant set ID --outbound-trunk NAME`; none set: refused), and only where the
+  tenant allows (`--allow-countries US,CA,44`: regions, or calling codes meaning every region
+  that shares them; by default the regions of the tenant's own numbers, so a US tenant does
+  not reach Jamaica's +1 876 unless told to). Premium-rate, shared-cost, personal and UAN
+  numbers are never dialled. A number is dialled as `PJSIP/<E.164>@<trunk>`.
+- A `sip:user@host[:port]` URI must name the tenant's outbound trunk's target host (and port,
+  when it names one): trunks are not yet tenants' own, so another trunk's credentials are
+  never used. The user part is a name (a letter first, at most two digits) dialled as it is,
+  or else a phone number (`sip:+442079460000@carrier`, `sip:.44...`: what a carrier routes to
+  the phone network), checked as one and dialled as its E.164 form.
 - Everything is checked after `${variable}` expansion: a webhook's variables cannot send a
   call anywhere the tenant's settings do not allow. A refused target is never dialled.
 
@@ -46,17 +49,24 @@ class DialPolicy:
     """What one tenant's transfers may dial."""
 
     outbound_trunk: str | None
-    countries: frozenset[int]  # the country calling codes in force
-    countries_set: bool  # set on the tenant (else: its numbers' codes)
+    allowed: frozenset[str]  # regions ("US") and calling codes ("44": every region sharing it)
+    countries_set: bool  # set on the tenant (else: its numbers' regions)
     trunks: tuple[TrunkTarget, ...]
 
 
-def country_codes(numbers: Iterable[str]) -> frozenset[int]:
-    """The country calling codes of E.164 numbers (a number that does not parse is left out)."""
+# Numbers whose cost the callee sets (or that follow someone anywhere): the classic fraud targets.
+NEVER_DIALLED = {phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium-rate",
+                 phonenumbers.PhoneNumberType.SHARED_COST: "shared-cost",
+                 phonenumbers.PhoneNumberType.PERSONAL_NUMBER: "personal",
+                 phonenumbers.PhoneNumberType.UAN: "universal access"}
+
+
+def regions_of(numbers: Iterable[str]) -> frozenset[str]:
+    """The regions of E.164 numbers (a number that does not parse is left out)."""
     codes = set()
     for number in numbers:
         try:
-            codes.add(phonenumbers.parse(number, None).country_code)
+            codes.add(phonenumbers.region_code_for_number(phonenumbers.parse(number, None)))
         except phonenumbers.NumberParseException:
             continue
     return frozenset(codes)
@@ -70,10 +80,10 @@ async def load_policy(db: async_sessionmaker, tenant_id: str) -> DialPolicy:
             raise TransferRefused(f"tenant {tenant_id or '(none)'} does not exist")
         outbound, allowed = found
         if allowed is None:
-            countries = country_codes((await session.scalars(
+            countries = regions_of((await session.scalars(
                 select(Number.e164).where(Number.tenant_id == tenant_id))).all())
         else:
-            countries = frozenset(int(c) for c in allowed)
+            countries = frozenset(str(c) for c in allowed)
         trunks = tuple(TrunkTarget(name, host, port) for name, host, port in (await session.execute(
             select(Trunk.name, Trunk.target_host, Trunk.target_port).order_by(Trunk.name))).all())
     return DialPolicy(outbound, countries, allowed is not None, trunks)
@@ -96,16 +106,19 @@ def _sip(to: str, policy: DialPolicy) -> DialTarget:
         sip = parse_sip(to)
     except ValueError as exc:
         raise TransferRefused(str(exc)) from None
-    trunk = next((t for t in policy.trunks if t.host == sip.host and sip.port in (None, t.port)), None)
+    trunk = next((t for t in policy.trunks if t.name == policy.outbound_trunk), None)
     if trunk is None:
+        raise TransferRefused(f"{sip.uri}: the tenant has no outbound trunk, whose host a sip: URI must name")
+    if trunk.host != sip.host or sip.port not in (None, trunk.port):
         where = sip.uri.partition("@")[2]
-        raise TransferRefused(f"{sip.uri}: {where} is not the target of any trunk")
-    if sip.number_like:
-        try:
-            _phone(sip.user, policy)
-        except TransferRefused as exc:
-            raise TransferRefused(f"{sip.uri}: a user part of digits is dialled as a phone number: {exc}") from None
-    return DialTarget(f"PJSIP/{sip.user}@{trunk.name}", sip.uri, trunk.name)
+        raise TransferRefused(f"{sip.uri}: {where} is not the tenant's outbound trunk ({trunk.name})")
+    if sip.is_name:
+        return DialTarget(f"PJSIP/{sip.user}@{trunk.name}", sip.uri, trunk.name)
+    try:
+        phone = _phone(sip.user, policy)
+    except TransferRefused as exc:
+        raise TransferRefused(f"{sip.uri}: a user part that is not a name is dialled as a phone number: {exc}") from None
+    return DialTarget(f"PJSIP/{phone.e164}@{trunk.name}", sip.uri, trunk.name)
 
 
 def _phone(text: str, policy: DialPolicy) -> PhoneTarget:
@@ -113,12 +126,18 @@ def _phone(text: str, policy: DialPolicy) -> PhoneTarget:
         phone = parse_phone(text)
     except ValueError as exc:
         raise TransferRefused(str(exc)) from None
-    if phone.country_code not in policy.countries:
-        allowed = ", ".join(f"+{c}" for c in sorted(policy.countries)) or "none"
+    if phone.kind in NEVER_DIALLED:
+        raise TransferRefused(f"{phone.e164} is a {NEVER_DIALLED[phone.kind]} number: never dialled")
+    if str(phone.country_code) not in policy.allowed and phone.region not in policy.allowed:
+        allowed = ", ".join(sorted(_shown(a) for a in policy.allowed)) or "none"
         source = "" if policy.countries_set else ", those of its numbers"
-        raise TransferRefused(f"{phone.e164}: country code +{phone.country_code} is not allowed for this tenant "
-                              f"(allowed: {allowed}{source})")
+        raise TransferRefused(f"{phone.e164} ({phone.region or 'no region'}, +{phone.country_code}) is not allowed "
+                              f"for this tenant (allowed: {allowed}{source})")
     return phone
+
+
+def _shown(entry: str) -> str:
+    return f"+{entry}" if entry.isdigit() else entry
 
 
 class DialTargets:

@@ -188,4 +188,4 @@ def test_a_country_the_tenant_does_not_allow_is_never_dialled(transfers: tuple[I
     call = the_call(instance, caller)
     assert branches(call) == ["0", "50"] and call.variables == {"transfer_result": "refused"}
     assert far_legs(instance, call.id) == []
-    assert "country code +44 is not allowed" in instance.log_path.read_text()
+    assert "+442079460000 (GB, +44) is not allowed" in instance.log_path.read_text()

@@ -16,7 +16,7 @@ from control.transfers.service import DialPolicy, TrunkTarget, plan
 from tests.unit.fakes import HANGUP, EchoMedia, FakeChannel
 
 BYE = {"type": "hangup"}
-POLICY = DialPolicy("carrier", frozenset({1}), False,
+POLICY = DialPolicy("carrier", frozenset({"US"}), False,
                     (TrunkTarget("carrier", "sip.carrier.example", 5060), TrunkTarget("pbx", "10.0.0.7", 5070)))
 
 
@@ -151,10 +151,10 @@ async def test_variables_expand_in_to_and_are_checked_after_expansion() -> None:
         assert call.variables["transfer_result"] == "refused" and visited(call) == ["0", "20"], sneaky
 
 
-async def test_a_sip_uri_goes_through_the_trunk_whose_target_it_names() -> None:
-    channel, call, _ = await run(doc(to="sip:alice@10.0.0.7"))
-    assert channel.dials[0]["endpoint"] == "PJSIP/alice@pbx"
-    assert call.legs[0].number == "sip:alice@10.0.0.7"
+async def test_a_sip_uri_goes_through_the_outbound_trunk_it_names() -> None:
+    channel, call, _ = await run(doc(to="sip:alice@sip.carrier.example"))
+    assert channel.dials[0]["endpoint"] == "PJSIP/alice@carrier"
+    assert call.legs[0].number == "sip:alice@sip.carrier.example"
 
 
 async def test_caller_id_did_presents_the_number_dialled() -> None:

@@ -18,7 +18,8 @@ from tests.unit.test_cli import _reset_postgres, cli  # noqa: F401  (the CLI fix
 
 TRUNKS = (TrunkTarget("carrier", "sip.carrier.example", 5060), TrunkTarget("pbx", "10.0.0.7", 5070),
           TrunkTarget("pbx2", "10.0.0.7", 5080))
-US = DialPolicy("carrier", frozenset({1}), False, TRUNKS)
+US = DialPolicy("carrier", frozenset({"US"}), False, TRUNKS)
+PBX = DialPolicy("pbx", frozenset({"US"}), True, TRUNKS)
 
 
 def refused(to: str, policy: DialPolicy = US) -> str:
@@ -33,10 +34,10 @@ def test_numbers_go_through_the_outbound_trunk_as_e164() -> None:
 
 
 def test_only_allowed_countries_and_valid_numbers() -> None:
-    assert "country code +44 is not allowed for this tenant (allowed: +1, those of its numbers)" in \
+    assert "+442079460000 (GB, +44) is not allowed for this tenant (allowed: US, those of its numbers)" in \
         refused("+442079460000")
-    assert "country code +44" in refused("011442079460000"), "the international prefix is no way round it"
-    both = DialPolicy("carrier", frozenset({1, 44}), True, TRUNKS)
+    assert "(GB, +44)" in refused("011442079460000"), "the international prefix is no way round it"
+    both = DialPolicy("carrier", frozenset({"1", "44"}), True, TRUNKS)
     assert plan("011 44 20 7946 0000", both).endpoint == "PJSIP/+442079460000@carrier"
     assert "(allowed: none)" in refused("+18005550199", DialPolicy("carrier", frozenset(), True, TRUNKS))
     for bad in ("+15551230000", "911", "+1911", "1-800-FLOWERS", "+18005550199 ext. 12", "+18005550199,1",
@@ -44,39 +45,57 @@ def test_only_allowed_countries_and_valid_numbers() -> None:
         assert "phone number" in refused(bad), bad
 
 
+def test_calling_code_1_is_not_one_country_and_premium_numbers_are_never_dialled() -> None:
+    # Jamaica and the Dominican Republic share +1 with the US: a US tenant reaches them only
+    # when told to (the classic callback fraud numbers), as a 10-digit number too.
+    for to in ("+18762345678", "8762345678", "+18092345678"):
+        assert "is not allowed for this tenant" in refused(to), to
+    nanp = DialPolicy("carrier", frozenset({"1"}), True, TRUNKS)
+    assert plan("+18762345678", nanp).endpoint == "PJSIP/+18762345678@carrier", "code 1 set: all of NANP"
+    assert "premium-rate number: never dialled" in refused("+19002345678", nanp)
+    assert "premium-rate" in refused("+449067000000", DialPolicy("carrier", frozenset({"GB"}), True, TRUNKS))
+
+
 def test_numbers_need_an_outbound_trunk_that_exists() -> None:
-    assert "the tenant has no outbound trunk" in refused("+18005550199", DialPolicy(None, frozenset({1}), False, TRUNKS))
+    assert "the tenant has no outbound trunk" in refused("+18005550199",
+                                                         DialPolicy(None, frozenset({"US"}), False, TRUNKS))
     assert "outbound trunk gone does not exist" in refused("+18005550199",
-                                                          DialPolicy("gone", frozenset({1}), False, TRUNKS))
+                                                          DialPolicy("gone", frozenset({"US"}), False, TRUNKS))
 
 
-def test_sip_uris_go_through_the_trunk_whose_target_they_name() -> None:
-    assert plan("sip:alice@10.0.0.7", US) == DialTarget("PJSIP/alice@pbx", "sip:alice@10.0.0.7", "pbx")
-    assert plan("SIP:alice@10.0.0.7:5080", US).endpoint == "PJSIP/alice@pbx2"
+def test_sip_uris_go_only_through_the_tenants_outbound_trunk() -> None:
+    assert plan("sip:alice@10.0.0.7:5070", PBX) == DialTarget("PJSIP/alice@pbx", "sip:alice@10.0.0.7:5070", "pbx")
+    assert plan("SIP:alice@10.0.0.7", PBX).endpoint == "PJSIP/alice@pbx"
     assert plan("sip:queue.7@SIP.Carrier.Example", US).endpoint == "PJSIP/queue.7@carrier"
-    assert "10.0.0.7:5999 is not the target of any trunk" in refused("sip:alice@10.0.0.7:5999")
-    assert "10.0.0.8 is not the target of any trunk" in refused("sip:alice@10.0.0.8")
-    # No outbound trunk is needed: the URI names its trunk.
-    assert plan("sip:alice@10.0.0.7", DialPolicy(None, frozenset(), True, TRUNKS)).trunk == "pbx"
+    # Another trunk on the same host, or another tenant's trunk, is never used.
+    assert "is not the tenant's outbound trunk (pbx)" in refused("sip:alice@10.0.0.7:5080", PBX)
+    assert "is not the tenant's outbound trunk (carrier)" in refused("sip:alice@10.0.0.7", US)
+    assert "has no outbound trunk" in refused("sip:alice@10.0.0.7", DialPolicy(None, frozenset(), True, TRUNKS))
 
 
-def test_a_sip_user_of_digits_is_checked_as_a_phone_number() -> None:
+def test_a_sip_user_that_is_not_a_name_is_checked_and_dialled_as_a_phone_number() -> None:
     assert plan("sip:+18005550199@sip.carrier.example", US).endpoint == "PJSIP/+18005550199@carrier"
+    assert plan("sip:8005550199@sip.carrier.example", US).endpoint == "PJSIP/+18005550199@carrier"
     why = refused("sip:+442079460000@sip.carrier.example")
-    assert "a user part of digits is dialled as a phone number" in why and "+44" in why
-    assert "phone number" in refused("sip:011442079460000@sip.carrier.example")
-    assert "phone number" in refused("sip:1001@10.0.0.7"), "short digit users would reach the carrier's network"
+    assert "is dialled as a phone number" in why and "+44" in why
+    # What a carrier would strip to digits: each is a number, checked (and refused) as one.
+    for user in (".442079460000", "_011442079460000", "~44207946000", "+-442079460000", "x011442079460000",
+                 "011442079460000", "1001"):
+        assert "is dialled as a phone number" in refused(f"sip:{user}@sip.carrier.example"), user
+    # Dialled as the number checked, never as written.
+    assert plan("sip:+1.800.555.0199@sip.carrier.example", US).endpoint == "PJSIP/+18005550199@carrier"
+    assert plan("sip:sales-2@sip.carrier.example", US).endpoint == "PJSIP/sales-2@carrier"
 
 
 def test_parse_countries() -> None:
-    assert parse_countries("44, +1,1") == [1, 44]
+    assert parse_countries("44, +1,1, us,CA") == ["1", "44", "CA", "US"]
     assert parse_countries("default") is None and parse_countries(" None ") == []
-    assert parse_countries("800") == [800]
+    assert parse_countries("800") == ["800"]
     with pytest.raises(Invalid) as err:
-        parse_countries("1,999,x,")
-    assert err.value.errors == ["allow_countries: '999' is not a country calling code (like 1 or 44)",
-                                "allow_countries: 'x' is not a country calling code (like 1 or 44)",
-                                "allow_countries: '' is not a country calling code (like 1 or 44)"]
+        parse_countries("1,999,xx,")
+    rule = "is neither a region (like US) nor a calling code (like 44)"
+    assert err.value.errors == [f"allow_countries: '999' {rule}", f"allow_countries: 'xx' {rule}",
+                                f"allow_countries: '' {rule}"]
 
 
 async def test_the_policy_is_read_from_the_tenant_its_numbers_and_the_trunks(db: async_sessionmaker,
@@ -88,11 +107,12 @@ async def test_the_policy_is_read_from_the_tenant_its_numbers_and_the_trunks(db:
     await add_number(db, "+33142685300", other.id)
     await add_trunk(db, TrunkPasswords(tmp_path), parse_trunk("carrier", ["192.0.2.1"], "sip.carrier.example"))
     policy = await load_policy(db, tenant.id)
-    assert policy == DialPolicy(None, frozenset({1, 44}), False, (TrunkTarget("carrier", "sip.carrier.example", 5060),))
+    assert policy == DialPolicy(None, frozenset({"US", "GB"}), False,
+                                (TrunkTarget("carrier", "sip.carrier.example", 5060),))
 
-    await update_tenant(db, tenant.id, outbound_trunk="carrier", allowed_countries=[1])
+    await update_tenant(db, tenant.id, outbound_trunk="carrier", allowed_countries=["1"])
     policy = await load_policy(db, tenant.id)
-    assert (policy.outbound_trunk, policy.countries, policy.countries_set) == ("carrier", frozenset({1}), True)
+    assert (policy.outbound_trunk, policy.allowed, policy.countries_set) == ("carrier", frozenset({"1"}), True)
     with pytest.raises(TransferRefused):
         await load_policy(db, "ten_nope")
 
@@ -106,7 +126,7 @@ async def test_the_policy_is_read_from_the_tenant_its_numbers_and_the_trunks(db:
     assert f"outbound trunk of tenant {tenant.id}" in str(conflict.value)
     await update_tenant(db, tenant.id, outbound_trunk=None, allowed_countries=None)
     await remove_trunk(db, TrunkPasswords(tmp_path), "carrier")
-    assert await load_policy(db, tenant.id) == DialPolicy(None, frozenset({1, 44}), False, ())
+    assert await load_policy(db, tenant.id) == DialPolicy(None, frozenset({"US", "GB"}), False, ())
 
 
 async def test_policies_are_cached_per_tenant_for_a_moment(db: async_sessionmaker) -> None:
@@ -116,11 +136,11 @@ async def test_policies_are_cached_per_tenant_for_a_moment(db: async_sessionmake
     targets = DialTargets(db, ttl_s=2.0, clock=lambda: clock[0])
     with pytest.raises(TransferRefused, match="no outbound trunk"):
         await targets.target("+18005550199", tenant.id)
-    await update_tenant(db, tenant.id, allowed_countries=[44])
+    await update_tenant(db, tenant.id, allowed_countries=["44"])
     with pytest.raises(TransferRefused, match="no outbound trunk"):  # still the cached policy: +1 allowed
         await targets.target("+18005550199", tenant.id)
     clock[0] += 2.5
-    with pytest.raises(TransferRefused, match="country code \\+1 is not allowed"):
+    with pytest.raises(TransferRefused, match="\\(US, \\+1\\) is not allowed"):
         await targets.target("+18005550199", tenant.id)
 
 
@@ -130,22 +150,22 @@ def test_tenant_set_outbound_trunk_and_countries(cli) -> None:  # noqa: F811
     assert cli("trunk", "add", "carrier", "--match", "192.0.2.1", "--target", "192.0.2.1").exit_code == 0
     out = cli("tenant", "set", tenant, "--outbound-trunk", "carrier")
     assert out.exit_code == 0, out.output
-    assert "outbound trunk carrier; transfers may call +1 (its numbers')" in out.output
-    out = cli("tenant", "set", tenant, "--allow-countries", "1,44")
-    assert out.exit_code == 0 and "transfers may call +1,+44\n" in out.output, out.output
+    assert "outbound trunk carrier; transfers may call US (its numbers')" in out.output
+    out = cli("tenant", "set", tenant, "--allow-countries", "US,ca,44")
+    assert out.exit_code == 0 and "transfers may call +44,CA,US\n" in out.output, out.output
     [listed] = json.loads(cli("tenant", "list", "--json").output)
-    assert (listed["outbound_trunk"], listed["allowed_countries"]) == ("carrier", [1, 44])
-    assert "outbound carrier  countries +1,+44" in cli("tenant", "list").output
+    assert (listed["outbound_trunk"], listed["allowed_countries"]) == ("carrier", ["44", "CA", "US"])
+    assert "outbound carrier  countries +44,CA,US" in cli("tenant", "list").output
 
     bad = cli("tenant", "set", tenant, "--outbound-trunk", "nope", "--allow-countries", "1,999")
-    assert bad.exit_code == 1 and "'999' is not a country calling code" in bad.output
+    assert bad.exit_code == 1 and "'999' is neither a region" in bad.output
     bad = cli("tenant", "set", tenant, "--outbound-trunk", "nope")
     assert bad.exit_code == 1 and "there is no trunk 'nope'" in bad.output
     removing = cli("trunk", "remove", "carrier")
     assert removing.exit_code == 1 and f"is the outbound trunk of tenant {tenant}" in removing.output
 
     out = cli("tenant", "set", tenant, "--outbound-trunk", "", "--allow-countries", "default")
-    assert out.exit_code == 0 and "outbound trunk none; transfers may call +1 (its numbers')" in out.output
+    assert out.exit_code == 0 and "outbound trunk none; transfers may call US (its numbers')" in out.output
     assert cli("trunk", "remove", "carrier").exit_code == 0
     assert cli("tenant", "set", tenant).exit_code == 2  # nothing to set
     assert "Europe/Paris" in cli("tenant", "set", tenant, "--timezone", "Europe/Paris").output
