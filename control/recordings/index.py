@@ -12,10 +12,10 @@ from typing import Callable, NamedTuple
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.recordings.service import find_recording
+from control.ttl import MAX_ENTRIES, MISSING, TtlMap
 
 TTL_S = 2.0
 # Callers keying random sort numbers must not grow the table without bound.
-MAX_ENTRIES = 10_000
 
 Key = tuple[str, int, int]  # tenant id, album, sort
 
@@ -29,26 +29,19 @@ class RecordingIndex:
     def __init__(self, db: async_sessionmaker, ttl_s: float = TTL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[Key, tuple[float, Entry | None]] = {}
+        self._entries: TtlMap[Key, Entry | None] = TtlMap(ttl_s, clock)
         # Lengths by file name, for the URIs just resolved. A name is one version of one
         # recording's content, so its length never changes and needs no expiry.
         self._seconds: dict[str, float] = {}
 
     async def get(self, tenant_id: str, album: int, sort: int) -> Entry | None:
-        now = self._clock()
         key = (tenant_id, album, sort)
         hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is not MISSING:
+            return hit  # type: ignore[return-value]
         found = await find_recording(self._db, tenant_id, album, sort)
         entry = Entry(found.file, found.seconds) if found is not None else None
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-            if len(self._entries) >= MAX_ENTRIES:
-                self._entries.clear()
-        self._entries[key] = (now + self._ttl_s, entry)  # a missing one too: asked again, not read again
+        self._entries.put(key, entry)  # a missing one too: asked again, not read again
         if entry is not None:
             if len(self._seconds) >= MAX_ENTRIES:
                 self._seconds.clear()
@@ -58,7 +51,7 @@ class RecordingIndex:
     def forget(self, tenant_id: str, album: int, sort: int) -> None:
         """Drop what is remembered for one slot: this process just changed it (the record
         branch adding what the caller said, to play it back at once)."""
-        self._entries.pop((tenant_id, album, sort), None)
+        self._entries.forget((tenant_id, album, sort))
 
     def seconds(self, name: str) -> float | None:
         return self._seconds.get(name)

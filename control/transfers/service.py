@@ -32,9 +32,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from control.flow.dial import PhoneTarget, is_sip, parse_phone, parse_sip
 from control.flow.ports import DialTarget, TransferRefused
 from control.store.models import Number, Tenant, Trunk
+from control.ttl import MISSING, TtlMap
 
 TTL_S = 2.0
-MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -146,22 +146,15 @@ class DialTargets:
     def __init__(self, db: async_sessionmaker, ttl_s: float = TTL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[str, tuple[float, DialPolicy]] = {}
+        self._entries: TtlMap[str, DialPolicy] = TtlMap(ttl_s, clock)
 
     async def target(self, to: str, tenant_id: str) -> DialTarget:
         return plan(to, await self.policy(tenant_id))
 
     async def policy(self, tenant_id: str) -> DialPolicy:
-        now = self._clock()
         hit = self._entries.get(tenant_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is not MISSING:
+            return hit  # type: ignore[return-value]
         policy = await load_policy(self._db, tenant_id)
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-            if len(self._entries) >= MAX_ENTRIES:
-                self._entries.clear()
-        self._entries[tenant_id] = (now + self._ttl_s, policy)
+        self._entries.put(tenant_id, policy)
         return policy

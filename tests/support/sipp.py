@@ -16,6 +16,15 @@ from xml.sax.saxutils import quoteattr
 DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"
 DIGIT_FILE = {"*": "star", "#": "pound"}
 
+# The SDP both ends offer or answer: PCMU and RFC 4733 DTMF. (Formatted: the far end's
+# templates go through str.format, so it holds no braces.)
+def _sdp(origin: str) -> str:
+    return (f"      v=0\n      o={origin} 53655765 2353687637 IN IP[local_ip_type] [local_ip]\n"
+            "      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n"
+            "      m=audio [media_port] RTP/AVP 0 101\n      a=rtpmap:0 PCMU/8000\n"
+            "      a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-15\n      a=sendrecv\n")
+
+
 INVITE = """
   <send retrans="500">
     <![CDATA[
@@ -30,17 +39,7 @@ INVITE = """
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=sendrecv
-    ]]>
+""" + _sdp("user1") + """    ]]>
   </send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
@@ -268,17 +267,7 @@ _FAR_ANSWER = """
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=far 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=sendrecv
-    ]]>
+""" + _sdp("far") + """    ]]>
   </send>
   <recv request="ACK" crlf="true"/>
   <pause milliseconds="{talk_ms}"/>
