@@ -9,8 +9,10 @@ export VOICECTL_ASTERISK_ROOTFS ?= $(VOICECTL_DATA_DIR)/rootfs
 PYTEST_ARGS ?= -ra
 BENCH_ARGS ?=
 OVERLOAD_ARGS ?=
+RAMP_ARGS ?= --flow trigger
+MEASURE_ARGS ?= --flow trigger --runs 1
 
-.PHONY: setup test-deps run test test-compose bench bench-overload clean
+.PHONY: setup test-deps run test test-compose bench bench-trigger bench-ramp bench-measure bench-overload clean
 
 $(BIN)/voicectl: pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
@@ -42,6 +44,18 @@ test-compose: setup
 
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The API Branch flow (menu -> trigger answered by a local webhook -> key -> content), same rounds.
+bench-trigger: setup
+	$(BIN)/python -m bench.run --flow trigger $(BENCH_ARGS)
+
+# Each side's highest rate with 0 failures and answer p95 under 200 ms (RAMP_ARGS="--flow menu" too).
+bench-ramp: setup
+	$(BIN)/python -m bench.run --ramp $(RAMP_ARGS)
+
+# key -> audio and webhook answer -> audio from ARI event timestamps (its CPU figures are not the bench's).
+bench-measure: setup
+	$(BIN)/python -m bench.run --measure $(MEASURE_ARGS)
 
 bench-overload: setup
 	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)

@@ -69,3 +69,15 @@ def read_rtt_csv(path: Path) -> Answers:
             at.append(float(row["Date_ms"]))
             latency.append(float(row["response_time_ms"]))
     return Answers(at, latency)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the machine's processes spent (all cores: user, nice and system). Interrupt
+    time is left out: the load's own packets are most of it, and no process is charged for it."""
+    user, nice, system = (int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:4])
+    return (user + nice + system) / TICKS
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU (the bench's own: SIPp's is its children's)."""
+    return cpu_seconds(os.getpid())

@@ -1,6 +1,9 @@
-"""The demo menu written as native dialplan, in the same Asterisk: the floor the platform is
+"""The bench's flows written as native dialplan, in the same Asterisk: the floor the platform is
 measured against. Same prompts (the platform's own TTS files), same keys, same timeouts, and
-each call's path kept so the bench checks it as it checks the platform's call records."""
+each call's path kept so the bench checks it as it checks the platform's call records.
+
+The trigger flow's webhook is called with `CURL()` (func_curl) and its answer read with
+`JSON_DECODE()` (func_json), both loaded by the rendered modules.conf (autoload)."""
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +18,10 @@ from control.media.tts import TtsCache
 from control.pbx.config import layout
 from control.settings import Settings
 
-NATIVE_NUMBER = "8005550199"
+from bench.flows import (CONTENT_BRANCH, NATIVE_MENU_NUMBER, NATIVE_TRIGGER_NUMBER, TRIGGER_CONTENT, TRIGGER_MENU,
+                         TRIGGER_OFFER)
+
+NATIVE_NUMBER = NATIVE_MENU_NUMBER
 
 PATHS_FILE = "bench-native-paths.txt"  # in the instance's log directory, which Asterisk owns
 
@@ -46,10 +52,48 @@ exten => s,1,Set(FILE({paths},,,al,u)=${{UNIQUEID}} ${{path}})
 """
 
 
+# The trigger flow: the menu (key 1) leads to the webhook, called with CURL() in the channel's
+# own thread, with Voitex's request fields built in dialplan (unsigned: dialplan has no HMAC).
+# The answer is read with JSON_DECODE(): its first play item (a file, since dialplan cannot
+# render TTS) plays with its inputs active (Read() stops it at the first key); the key is
+# looked up in `inputs`. Same timeouts as the platform's trigger (5 s for the server, 5 s for
+# a key). <<name>> marks what install() fills in: the dialplan is all ${} and {}.
+TRIGGER_DIALPLAN = """
+; Written by bench/native.py: the trigger flow as native dialplan (CURL() to the bench webhook).
+[voicectl-inbound](+)
+exten => <<number>>,1,Answer()
+ same => n,Set(CHANNEL(hangup_handler_push)=bench-native-ended,s,1)
+ same => n,Set(tries=0)
+ same => n(menu),Read(key,<<menu>>,1,,1,<<timeout>>)
+ same => n,Set(path=${path}0:${key}/)
+ same => n,GotoIf($["${key}" = "1"]?trigger)
+ same => n,Set(tries=$[${tries} + 1])
+ same => n,GotoIf($[${tries} <= <<retries>>]?menu)
+ same => n,Goto(bye)
+ same => n(trigger),Set(CURLOPT(httpheader)=Content-Type: application/json)
+ same => n,Set(CURLOPT(httptimeout)=5)
+ same => n,Set(answer=${CURL(<<url>>,{"call_id":"${UNIQUEID}","cid":"${CALLERID(num)}","cnam":"${CALLERID(name)}","contact_info":null,"date_time":"${STRFTIME(${EPOCH},UTC,%Y-%m-%d %H:%M:%S)}","did":"${EXTEN}","branch_data":[{"branch":"0","input":"1"}],"payment_info":[],"variables":[{}]})})
+ same => n,Set(offer=${JSON_DECODE(answer,play.0.name)})
+ same => n,GotoIf($["${offer}" = ""]?noroute)
+ same => n,Read(key,${offer},1,,1,5)
+ same => n,GotoIf($["${key}" = ""]?noroute)
+ same => n,Set(next=${JSON_DECODE(answer,inputs.${key})})
+ same => n,GotoIf($["${next}" != "<<content_branch>>"]?noroute)
+ same => n,Set(path=${path}10:${key}/<<content_branch>>:/)
+ same => n,Playback(<<content>>)
+ same => n,Goto(bye)
+ same => n(noroute),Set(path=${path}10:/)
+ same => n(bye),Set(path=${path}900:)
+ same => n,Hangup()
+"""
+
+
 @dataclass(frozen=True)
 class NativeMenu:
     number: str
     paths: Path  # on the host: the lines the calls' hangup handler appended
+    trigger_number: str | None = None  # with a webhook: the trigger flow's number
+    offer: str | None = None  # the prompt the webhook's answer names, as Asterisk sees it
 
 
 def read_paths(paths: Path) -> dict[str, tuple[list[dict[str, str]], bool]]:
@@ -71,25 +115,38 @@ def _demo_menu() -> tuple[str, str, int, int]:
     return menu["play"][0]["text"], goodbye["play"][0]["text"], int(menu["timeout"]), int(menu["retries"])
 
 
-def install(settings: Settings) -> NativeMenu:
-    """Render the demo's prompts, copy them where Asterisk reads files, and add the native
-    extension to extensions_local.conf (which re-rendering leaves alone)."""
+def install(settings: Settings, hook_url: str | None = None) -> NativeMenu:
+    """Render the prompts, copy them where Asterisk reads files, and add the native extensions
+    to extensions_local.conf (which re-rendering leaves alone): the demo menu always, the
+    trigger flow when there is a webhook (`hook_url`: where its requests go)."""
     welcome_text, goodbye_text, timeout, retries = _demo_menu()
+    texts = {"welcome": welcome_text, "goodbye": goodbye_text}
+    if hook_url:
+        texts.update({"trigger-menu": TRIGGER_MENU, "trigger-offer": TRIGGER_OFFER, "trigger-content": TRIGGER_CONTENT})
     tts = TtsCache(settings.media_dir / "tts")
 
     async def render() -> list[Path]:
-        return [tts.path(await tts.ensure(text)) for text in (welcome_text, goodbye_text)]
+        return [tts.path(await tts.ensure(text)) for text in texts.values()]
 
-    welcome, goodbye = asyncio.run(render())
+    rendered = dict(zip(texts, asyncio.run(render())))
     where = layout(settings)
     media = where.host_dir / "media" / "bench"
     media.mkdir(parents=True, exist_ok=True)
-    for name, source in (("welcome", welcome), ("goodbye", goodbye)):
+    for name, source in rendered.items():
         shutil.copyfile(source, media / f"{name}.wav")
     seen = f"{where.seen_as}/media/bench"
     etc = where.host_dir / "etc"
     etc.mkdir(parents=True, exist_ok=True)
-    (etc / "extensions_local.conf").write_text(DIALPLAN.format(
-        number=NATIVE_NUMBER, welcome=f"{seen}/welcome", goodbye=f"{seen}/goodbye",
-        timeout=timeout, retries=retries, paths=f"{where.seen_as}/log/{PATHS_FILE}"))
-    return NativeMenu(NATIVE_NUMBER, where.host_dir / "log" / PATHS_FILE)
+    text = DIALPLAN.format(number=NATIVE_NUMBER, welcome=f"{seen}/welcome", goodbye=f"{seen}/goodbye",
+                           timeout=timeout, retries=retries, paths=f"{where.seen_as}/log/{PATHS_FILE}")
+    if hook_url:
+        fill = {"number": NATIVE_TRIGGER_NUMBER, "menu": f"{seen}/trigger-menu", "timeout": str(timeout),
+                "retries": str(retries), "url": hook_url, "content_branch": CONTENT_BRANCH,
+                "content": f"{seen}/trigger-content"}
+        trigger = TRIGGER_DIALPLAN
+        for key, value in fill.items():
+            trigger = trigger.replace(f"<<{key}>>", value)
+        text += trigger
+    (etc / "extensions_local.conf").write_text(text)
+    return NativeMenu(NATIVE_NUMBER, where.host_dir / "log" / PATHS_FILE,
+                      NATIVE_TRIGGER_NUMBER if hook_url else None, f"{seen}/trigger-offer" if hook_url else None)
