@@ -63,7 +63,9 @@ async def serve(settings: Settings) -> None:
     supervisor = AsteriskSupervisor(settings) if settings.manage_asterisk else None
     if supervisor:
         config.render(settings, secrets, await trunk_confs(db))
-    ari = AriLink(settings, secrets, inbound.handle, inbound.reconcile, lambda: admission.why_not() is None)
+    # Reconcile reaches Asterisk through the link's own ARI client (takes left by a crash).
+    ari = AriLink(settings, secrets, inbound.handle, lambda live, owned: inbound.reconcile(live, owned, ari.http),
+                  lambda: admission.why_not() is None)
     ami = AmiLink(settings, secrets, lambda event: record_refusal(recorder, settings.node, event, admission.why_not()))
 
     async def health() -> tuple[bool, dict[str, Any]]:

@@ -112,9 +112,12 @@ def _why(exc: BaseException) -> str:
 
 
 def _end_values(end: CallEnd) -> dict[str, Any]:
-    return {"ended_at": end.ended_at or now(), "hangup_cause": end.cause, "hangup_cause_text": end.cause_text,
-            "hangup_by": end.by, "branch_data": end.branch_data, "reason": end.reason,
-            "exchanges": fit_exchanges(end.exchanges), "variables": fit_variables(end.variables)}
+    values = {"ended_at": end.ended_at or now(), "hangup_cause": end.cause, "hangup_cause_text": end.cause_text,
+              "hangup_by": end.by, "branch_data": end.branch_data, "reason": end.reason,
+              "exchanges": fit_exchanges(end.exchanges), "variables": fit_variables(end.variables)}
+    if end.answered_at is not None:
+        values["answered_at"] = end.answered_at
+    return values
 
 
 class CallRecorder:

@@ -41,6 +41,9 @@ class CallEnd:
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     ended_at: datetime | None = None  # when it ended, when known before it is recorded (a far leg); else now
+    # When it was answered, when that was learnt after its start was recorded (a far leg
+    # recorded as it was dialled); None leaves what the start said.
+    answered_at: datetime | None = None
 
 
 async def end_orphans(db: async_sessionmaker, node: str, live_ids: set[str], owned: set[str]) -> list[str]:

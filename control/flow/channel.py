@@ -29,6 +29,15 @@ class TransferOutcome:
     error: str | None = None  # what failed on the platform's side (Asterisk refused the dial...)
 
 
+@dataclass(frozen=True)
+class DialTarget:
+    """Where a transfer may dial, as the tenant's trunks and limits allow."""
+
+    endpoint: str  # the dial string the channel dials: "PJSIP/+442079460000@carrier"
+    number: str  # the target as the far leg's call record keeps it: E.164, or the sip: URI
+    trunk: str  # the trunk it goes through
+
+
 class CallerHungUp(Exception):
     """The caller (or the network) ended the call; the engine stops where it is. Raised from
     a transfer, it carries the far leg's outcome so the leg is still recorded."""
@@ -73,17 +82,18 @@ class Channel(Protocol):
         """Forget keys pressed before this point (type-ahead is not carried into a menu)."""
 
     async def record(self, *, max_seconds: float, silence_seconds: float | None, terminate_on: str | None,
-                     beep: bool) -> Take:
+                     beep: bool, tag: str = "") -> Take:
         """Record the caller (after a beep, with beep) until terminate_on is pressed,
         silence_seconds of silence (None: silence never ends it), max_seconds, or a hang-up.
         A hang-up during the recording does not raise CallerHungUp when something was
         recorded: the Take comes back with ended_by "hangup" so what was said can still be
         kept, and the caller of record() raises CallerHungUp itself once done with it (a
         caller gone before anything was stored raises it, as every other method does). Keys
-        pressed before and during the recording (the terminating one included) are forgotten."""
+        pressed before and during the recording (the terminating one included) are forgotten.
+        tag: carried in the take's name (RecordingSink.tag)."""
 
-    async def transfer(self, endpoint: str, *, caller_id: str, timeout: float) -> TransferOutcome:
-        """Dial `endpoint` (an Asterisk dial string, e.g. "PJSIP/+442079460000@carrier")
+    async def transfer(self, target: DialTarget, *, caller_id: str, timeout: float) -> TransferOutcome:
+        """Dial `target` (its endpoint: an Asterisk dial string, e.g. "PJSIP/+442079460000@carrier")
         presenting caller_id, ringing for at most `timeout` seconds while the caller hears
         ringback. Answered, the caller and the far end are bridged until the far end hangs up;
         the outcome then comes back with status "answered" and the call goes on. Busy, no

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from control.flow.channel import Take
+from control.flow.channel import DialTarget, Take
 
 if TYPE_CHECKING:  # document.py imports the branches, which import this module
     from control.flow.document import Ivr
@@ -51,23 +51,18 @@ class KeptRecording:
 
 
 class RecordingSink(Protocol):
+    def tag(self, tenant_id: str, album: int) -> str:
+        """What a take for this album carries in its name (Channel.record's `tag`), so a take a
+        crash left behind can still be kept where it was meant to go."""
+
     async def keep(self, take: Take, tenant_id: str, album: int) -> KeptRecording:
         """Add the take to the tenant's album at the next free sort number, then let the media
         server forget it. Raises (with a message fit for a log) when it cannot be kept: the
         take is missing or holds no audio, the tenant is gone, the media server cannot be
-        reached; the media server's copy is let go of either way."""
+        reached; the media server's copy is let go of unless keeping it later may work."""
 
     async def discard(self, take: Take) -> None:
         """Let the media server forget a take that is not kept; never raises."""
-
-
-@dataclass(frozen=True)
-class DialTarget:
-    """Where a transfer may dial, as the tenant's trunks and limits allow."""
-
-    endpoint: str  # the dial string the channel dials: "PJSIP/+442079460000@carrier"
-    number: str  # the target as the far leg's call record keeps it: E.164, or the sip: URI
-    trunk: str  # the trunk it goes through
 
 
 class TransferRefused(Exception):

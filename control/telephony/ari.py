@@ -81,6 +81,11 @@ class AriLink:
         self.reconnects = 0
 
     @property
+    def http(self) -> AriHttp | None:
+        """The per-call ARI client, once the link has run."""
+        return self._http
+
+    @property
     def active_calls(self) -> int:
         return len(self._calls)
 

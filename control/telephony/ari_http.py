@@ -102,6 +102,10 @@ class AriHttp:
             if exc.status != 404:
                 raise
 
+    async def stored_recordings(self) -> list[str]:
+        """The names of every recording Asterisk has stored (a take in progress among them)."""
+        return [str(r.get("name", "")) for r in await self._send("GET", "/recordings/stored") or []]
+
     async def stored_recording(self, name: str) -> dict[str, Any] | None:
         """A finished recording's details ({"name", "format"}), or None when Asterisk has none."""
         try:

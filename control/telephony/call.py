@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any, Callable, Collection, Protocol, Sequence
 
 from control.clock import now
-from control.flow.channel import CallerHungUp, Take, TakeEnd, TransferOutcome, TransferStatus
+from control.flow.channel import CallerHungUp, DialTarget, Take, TakeEnd, TransferOutcome, TransferStatus
+from control.recordings.sink import take_name
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,13 @@ class AriOps(Protocol):
     async def create_bridge(self, bridge_id: str) -> None: ...
     async def add_to_bridge(self, bridge_id: str, channel_ids: Sequence[str]) -> None: ...
     async def destroy_bridge(self, bridge_id: str) -> None: ...
+
+
+DialHook = Callable[[str, DialTarget, str, datetime], None]
+
+
+def _no_dial_hook(leg_id: str, target: DialTarget, caller_id: str, at: datetime) -> None:
+    return None
 
 
 class Claims(Protocol):
@@ -195,6 +203,9 @@ class CallSession:
         self._leg: _Leg | None = None
         self._bridge: str | None = None
         self._transfers = 0
+        # Told of each far leg just before it is dialled (leg id, target, caller id, when): the
+        # inbound handler starts the leg's record there (telephony/inbound.py).
+        self.on_dial: DialHook = _no_dial_hook
 
     # -- called from the ARI read loop: never awaits --------------------------------------
     def feed(self, event: dict[str, Any]) -> None:
@@ -288,14 +299,14 @@ class CallSession:
         self._digits.clear()
 
     async def record(self, *, max_seconds: float, silence_seconds: float | None, terminate_on: str | None,
-                     beep: bool) -> Take:
+                     beep: bool, tag: str = "") -> Take:
         """Record the caller into a stored recording of Asterisk's (see Channel.record). A
         caller gone before it starts raises CallerHungUp; one who hangs up during it gets a
         Take with ended_by "hangup", whatever Asterisk says of the recording (it may report
         the cut-short recording as failed, or say nothing once the channel has left)."""
         self.flush_digits()  # keys pressed before it are not the caller's answer to it
         self._raise_if_gone()
-        name = recording_name(self.id)
+        name = take_name(self.id, tag)
         self._recording, self._recording_started, self._recording_end = name, None, None
         requested = False
         try:
@@ -416,8 +427,8 @@ class CallSession:
             log.warning("call %s: could not check recording %s: %s", self.id, name, exc)
         return started
 
-    async def transfer(self, endpoint: str, *, caller_id: str, timeout: float) -> TransferOutcome:
-        """Dial endpoint and bridge the caller with it (see Channel.transfer). The far leg
+    async def transfer(self, target: DialTarget, *, caller_id: str, timeout: float) -> TransferOutcome:
+        """Dial target and bridge the caller with it (see Channel.transfer). The far leg
         (`<node>-t<n>-<...>`) and the bridge (`<node>-b<n>-<...>`) have ids chosen here and
         claimed before they are asked for, so none of their events can miss this call. Whatever
         way it ends (answered and over, unanswered, the caller gone, an error, a cancel), the
@@ -428,9 +439,12 @@ class CallSession:
         leg = self._leg = _Leg(self._derived_id("t"), now())
         bridge = self._derived_id("b")
         self._claims.claim(leg.id, self)
+        # Before the request: a far leg dialled is a call of its own, recorded even if this
+        # process dies while it rings or talks.
+        self.on_dial(leg.id, target, caller_id, leg.started_at)
         caller_left = False
         try:
-            await self._dial(leg, bridge, endpoint, caller_id, timeout)
+            await self._dial(leg, bridge, target.endpoint, caller_id, timeout)
         except CallerHungUp:
             caller_left = True
         finally:
@@ -809,15 +823,6 @@ def _subject(event: dict[str, Any]) -> str | None:
     None for events that name a playback or recording instead (or none: a made-up StasisEnd)."""
     named = event.get("channel") or event.get("peer")
     return named.get("id") if isinstance(named, dict) else None
-
-
-NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def recording_name(call_id: str) -> str:
-    """A stored recording name of the call's own, new for every take (Asterisk refuses a name
-    taken): the call id, then a random part; nothing a path or URL could read otherwise."""
-    return f"{NOT_IN_NAME.sub('_', call_id)[:64]}-{uuid.uuid4().hex[:16]}"
 
 
 def _seconds(recording: dict[str, Any]) -> float | None:

@@ -21,15 +21,17 @@ from control.calls.recorder import CallRecorder
 from control.calls.service import CallEnd, CallStart, end_orphans
 from control.clock import now
 from control.flow.branches import CallContext
+from control.flow.channel import DialTarget
 from control.flow.context import Leg
 from control.flow.channel import CallerHungUp
 from control.flow.engine import run_ivr
 from control.flow.play import MediaResolver
-from control.flow.ports import RecordingSink, TransferTargets, Webhooks
+from control.flow.ports import TransferTargets, Webhooks
 from control.ivrs.lookup import TenantIvrs
 from control.ivrs.routes import RouteCache
 from control.settings import Settings
 from control.telephony.call import CallSession, Hangup
+from control.recordings.sink import AriRecordingSink, call_part
 from control.transfers.service import DialTargets
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ class InboundCalls:
     def __init__(self, db: async_sessionmaker, media: MediaResolver, recorder: CallRecorder, node: str,
                  limits: InboundLimits = InboundLimits(),
                  admission: AdmissionPort = AlwaysAdmit(), hooks: Webhooks | None = None,
-                 recordings: Callable[[Any], RecordingSink] | None = None,
+                 recordings: Callable[[Any], AriRecordingSink] | None = None,
                  transfers: TransferTargets | None = None) -> None:
         self._db = db
         # The record branch's sink for a call, given the ARI requests its session makes (the
@@ -117,6 +119,7 @@ class InboundCalls:
             record = replace(record, answered_at=now())
             self._admission.answered(session.setup_ms())
             self._recorder.started(record)
+            session.on_dial = lambda leg_id, target, caller, at: self._leg_dialled(record, leg_id, target, caller, at)
             call = CallContext(session, self._media, call_id=session.id, caller=caller_id, caller_name=caller_name,
                                did=route.number, tenant=route.tenant, ivr=route.ivr, hooks=self._hooks,
                                ivrs=self._ivrs, recordings=self._recordings(session.ops) if self._recordings else None,
@@ -169,23 +172,34 @@ class InboundCalls:
         self._recorder.ended(session.id, CallEnd(info.cause, info.cause_text, info.by, call.branch_data, why,
                                                  call.exchanges, call.variables))
         for leg in call.legs:
-            self._record_leg(session, record, leg)
+            self._leg_ended(leg)
 
-    def _record_leg(self, session: CallSession, record: CallStart, leg: Leg) -> None:
-        """A transfer's far leg: a call record of its own, linked to the call by parent_id."""
+    def _leg_dialled(self, record: CallStart, leg_id: str, target: DialTarget, caller_id: str, at: datetime) -> None:
+        """A transfer's far leg: a call record of its own, linked to the call by parent_id,
+        started as it is dialled (a kill -9 meanwhile leaves it to be closed `lost`)."""
+        self._recorder.started(CallStart(leg_id, "outbound", target.number, caller_id, "", record.tenant_id, at,
+                                         None, self._node, parent_id=record.id))
+
+    def _leg_ended(self, leg: Leg) -> None:
         o = leg.outcome
-        self._recorder.started(CallStart(o.leg_id, "outbound", leg.number, leg.caller_id, "", record.tenant_id,
-                                         o.started_at or record.started_at, o.answered_at, self._node,
-                                         parent_id=session.id))
         self._recorder.ended(o.leg_id, CallEnd(o.cause, o.cause_text, o.ended_by, [], o.error,
                                                variables={"transfer_result": o.status,
                                                           **({"sip_code": str(o.sip_code)} if o.sip_code else {})},
-                                               ended_at=o.ended_at))
+                                               ended_at=o.ended_at, answered_at=o.answered_at))
 
-    async def reconcile(self, live_ids: set[str], owned: set[str]) -> None:
+    async def reconcile(self, live_ids: set[str], owned: set[str], ops: Any = None) -> None:
+        """After (re)connecting to Asterisk: close the records of this node's calls that are gone,
+        and keep the takes a crash left in Asterisk (recordings/sink.py `salvage`)."""
         gone = await end_orphans(self._db, self._node, live_ids, owned)
         if gone:
             log.warning("closed %d call records whose channels are gone: %s", len(gone), ", ".join(gone[:10]))
+        if ops is not None and self._recordings is not None:
+            # Takes of calls still on this Asterisk (live_ids is its whole channel list) are
+            # theirs to keep: only those of calls gone are salvaged.
+            running = {call_part(i) for i in live_ids | owned}
+            names = await ops.stored_recordings()
+            if names:
+                await self._recordings(ops).salvage(names, running.__contains__)
 
 
 def _created(session: CallSession) -> datetime | None:

@@ -30,7 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.flow.dial import PhoneTarget, is_sip, parse_phone, parse_sip
-from control.flow.ports import DialTarget, TransferRefused
+from control.flow.channel import DialTarget
+from control.flow.ports import TransferRefused
 from control.store.models import Number, Tenant, Trunk
 from control.ttl import MISSING, TtlMap
 

@@ -51,15 +51,20 @@ def gone(pid: int, timeout: float) -> bool:
     return False
 
 
-def journaled_end(instance: Instance, call_id: str, timeout: float) -> bool:
+def journaled(instance: Instance, call_id: str, op: str, timeout: float) -> bool:
+    """The call's record change `op` ("start", "end") is in the control plane's journal."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for segment in (instance.settings.data_dir / "journal").glob("calls.*.jsonl"):
-            if any(json.loads(line).get("op") == "end" and json.loads(line).get("id") == call_id
+            if any(json.loads(line).get("op") == op and json.loads(line).get("id") == call_id
                    for line in segment.read_text().splitlines() if line.strip()):
                 return True
         time.sleep(0.1)
     return False
+
+
+def journaled_start(instance: Instance, call_id: str, timeout: float) -> bool:
+    return journaled(instance, call_id, "start", timeout)
 
 
 def sip(instance: Instance, tmp_path: Path, number: str, steps: list, caller: str = "") -> sipp.SippResult:
@@ -79,7 +84,7 @@ def test_kill_9_loses_no_record_and_leaves_no_asterisk(tmp_path: Path) -> None:
         wait_call_up(instance, up)
         # The channel gone from Asterisk is not yet the end decided: wait for it in the journal
         # (killing in between was a flake: the call then rightly came back `lost`).
-        assert journaled_end(instance, done, 15), "the finished call's end never reached the journal"
+        assert journaled(instance, done, "end", 15), "the finished call's end never reached the journal"
         asterisk = instance.asterisk_pid()
         assert instance.proc is not None
         instance.proc.send_signal(signal.SIGKILL)

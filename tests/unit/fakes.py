@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from control.flow.channel import CallerHungUp, Take, TransferOutcome
+from control.flow.channel import CallerHungUp, DialTarget, Take, TransferOutcome
 from control.flow.document import Ivr
 from control.flow.play import MediaMissing, PlayItem
 from control.flow.ports import HookAnswer, KeptRecording
@@ -95,15 +95,15 @@ class FakeChannel:
         self.pressed.clear()
 
     async def record(self, *, max_seconds: float, silence_seconds: float | None, terminate_on: str | None,
-                     beep: bool) -> Take:
+                     beep: bool, tag: str = "") -> Take:
         self.recordings.append({"max_seconds": max_seconds, "silence_seconds": silence_seconds,
-                                "terminate_on": terminate_on, "beep": beep})
+                                "terminate_on": terminate_on, "beep": beep, "tag": tag})
         self.pressed.clear()  # keys pressed during a recording are its own
         await asyncio.sleep(0)
         return self.takes.pop(0) if self.takes else Take(f"take-{len(self.recordings)}", 5.0, "key")
 
-    async def transfer(self, endpoint: str, *, caller_id: str, timeout: float) -> TransferOutcome:
-        self.dials.append({"endpoint": endpoint, "caller_id": caller_id, "timeout": timeout})
+    async def transfer(self, target: DialTarget, *, caller_id: str, timeout: float) -> TransferOutcome:
+        self.dials.append({"endpoint": target.endpoint, "caller_id": caller_id, "timeout": timeout})
         self.pressed.clear()  # keys pressed while ringing or talking are not the IVR's
         await asyncio.sleep(0)
         leg = f"leg-{len(self.dials)}"
@@ -181,6 +181,9 @@ class FakeRecordingSink:
     fail: Exception | None = None
     kept: list[tuple[Take, str, int]] = field(default_factory=list)
     discarded: list[Take] = field(default_factory=list)
+
+    def tag(self, tenant_id: str, album: int) -> str:
+        return f"{tenant_id}-a{album}"
 
     async def keep(self, take: Take, tenant_id: str, album: int) -> KeptRecording:
         if self.fail is not None:

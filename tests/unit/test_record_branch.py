@@ -79,7 +79,8 @@ def test_bad_fields_are_document_errors(fields: dict[str, Any], error: str) -> N
 
 async def test_a_take_is_kept_in_the_album_and_named_by_variables() -> None:
     channel, call, how, sink = await run(doc(max_seconds=30, silence_seconds=4), Take("t1", 6.0, "key"))
-    assert channel.recordings == [{"max_seconds": 30, "silence_seconds": 4, "terminate_on": "#", "beep": True}]
+    assert channel.recordings == [{"max_seconds": 30, "silence_seconds": 4, "terminate_on": "#", "beep": True,
+                                   "tag": "ten_1-a7"}], "the take names where it is to be kept"
     assert [(t.name, tenant, album) for t, tenant, album in sink.kept] == [("t1", "ten_1", 7)]
     assert call.variables == {"recording_id": "100", "recording_sort": "1"}
     assert call.branch_data == [{"branch": "0", "input": "#"}, {"branch": "10", "input": ""}]

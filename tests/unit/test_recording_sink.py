@@ -95,3 +95,35 @@ async def test_an_hour_long_take_is_not_refused_as_an_oversized_upload(
     await AriRecordingSink(ops, db, tmp_path, RecordingIndex(db)).keep(Take("c1-long", 1.0, "max"), tenant, 2)
     hour = 3600 * 8000 * 2 + 44
     assert audio.MAX_BYTES < hour <= seen["max_bytes"]  # type: ignore[operator]
+
+
+async def test_a_take_the_database_could_not_take_stays_in_asterisk_for_salvage(
+        db: async_sessionmaker, tenant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from control.recordings import sink as sink_module
+
+    async def database_down(*args: object, **kwargs: object) -> object:
+        raise ConnectionRefusedError("database down")
+
+    monkeypatch.setattr(sink_module, "add_recording", database_down)
+    ops = StoredOps({"c1-said": asterisk_wav(2.0)})
+    with pytest.raises(ConnectionRefusedError):
+        await AriRecordingSink(ops, db, tmp_path, RecordingIndex(db)).keep(Take("c1-said", 2.0, "key"), tenant, 1)
+    assert ops.deleted == [] and "c1-said" in ops.files, "what the caller said is not thrown away"
+
+
+async def test_salvage_keeps_tagged_takes_of_calls_gone_and_leaves_running_calls_theirs(
+        db: async_sessionmaker, tenant: str, tmp_path: Path) -> None:
+    from control.recordings.sink import call_part, parse_take_name, take_name, take_tag
+
+    gone, running = take_name("n1-1700.5", take_tag(tenant, 3)), take_name("n1-1700.6", take_tag(tenant, 3))
+    silent, foreign = take_name("n1-1700.7", take_tag(tenant, 3)), take_name("n1-1700.8", take_tag("ten_nope", 3))
+    assert parse_take_name(gone) == (call_part("n1-1700.5"), tenant, 3)
+    ops = StoredOps({gone: asterisk_wav(2.0), running: asterisk_wav(2.0), silent: asterisk_wav(0.1),
+                     foreign: asterisk_wav(2.0), "someone-elses.wav": asterisk_wav(2.0)})
+    sink = AriRecordingSink(ops, db, tmp_path, RecordingIndex(db))
+    kept = await sink.salvage(list(ops.files), {call_part("n1-1700.6")}.__contains__)
+    assert kept == 1
+    assert [(r.sort, r.name) for r in await list_recordings(db, tenant, 3)] == [(1, gone)]
+    # Held for good (no audio, no such tenant): deleted; a running call's, or a stranger's: left.
+    assert sorted(ops.deleted) == sorted([gone, silent, foreign])
+    assert sorted(ops.files) == sorted([running, "someone-elses.wav"])

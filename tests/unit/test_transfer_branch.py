@@ -11,7 +11,8 @@ from control.flow.branches import TYPES, CallContext
 from control.flow.channel import TransferOutcome
 from control.flow.document import IvrInvalid, parse_ivr
 from control.flow.engine import run_ivr
-from control.flow.ports import DialTarget, TenantView
+from control.flow.channel import DialTarget
+from control.flow.ports import TenantView
 from control.transfers.service import DialPolicy, TrunkTarget, plan
 from tests.unit.fakes import HANGUP, EchoMedia, FakeChannel
 

@@ -61,13 +61,13 @@ class TransferOps(Ops):
         self.requests.append(("destroy_bridge", bridge_id))
 
 
-async def transfer_call(db: async_sessionmaker, ops: TransferOps) -> tuple[Any, list[Any]]:
+async def transfer_call(db: async_sessionmaker, ops: TransferOps, journal: Path | None = None) -> tuple[Any, list[Any]]:
     tenant = await create_tenant(db, "t")
     await add_number(db, "+18005550100", tenant.id)
     await import_ivr(db, "+18005550100", {"branches": {
         "0": {"type": "transfer", "to": "8005550199", "caller_id": "did", "next": "10", "on_fail": "20"},
         "10": {"type": "hangup"}, "20": {"type": "hangup"}}})
-    recorder = CallRecorder(db)
+    recorder = CallRecorder(db, journal)
     inbound = InboundCalls(db, EchoMedia(), recorder, "n1", transfers=PolicyTargets())
     await asyncio.wait_for(inbound.handle(new_call(ops)), 10)
     await recorder.flush()
@@ -87,6 +87,24 @@ async def test_an_answered_transfer_records_the_call_and_its_far_leg_linked_to_i
     assert leg.started_at <= leg.answered_at <= leg.ended_at <= call.ended_at
     assert ("originate", "PJSIP/+18005550199@carrier") in ops.requests
     assert ("destroy_bridge", "b1-c1") in ops.requests
+
+
+async def test_a_far_leg_is_journaled_before_it_is_dialled(db: async_sessionmaker, tmp_path: Path) -> None:
+    """A kill -9 while the far end rings or talks must not lose its record: its start is in the
+    journal before the dial request goes out."""
+    journal = tmp_path / "journal"
+    journaled_at_dial: list[bool] = []
+
+    class Watching(TransferOps):
+        async def originate(self, endpoint: str, channel_id: str, **params: Any) -> None:
+            lines = [json.loads(line) for f in journal.glob("*.jsonl") for line in f.read_text().splitlines()]
+            journaled_at_dial.append({"op": "start", "id": channel_id, "parent_id": "c1"}.items()
+                                     <= next((e for e in lines if e["id"] == channel_id), {}).items())
+            await super().originate(endpoint, channel_id, **params)
+
+    _, [leg] = await transfer_call(db, Watching(), journal)
+    assert journaled_at_dial == [True]
+    assert leg.answered_at is not None and leg.hangup_by == "far end", "the end completes what the start said"
 
 
 async def test_a_busy_far_end_is_recorded_with_its_cause_and_sip_code(db: async_sessionmaker) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import pytest
 
-from control.flow.channel import CallerHungUp, TransferOutcome
+from control.flow.channel import CallerHungUp, DialTarget, TransferOutcome
 from control.pbx.secrets import PbxSecrets
 from control.settings import Settings
 from control.telephony import call as call_module
@@ -115,7 +115,7 @@ async def transferring(timeout: float = 5) -> tuple[Ops, AriLink, asyncio.Future
 
     async def on_call(session: CallSession) -> None:
         try:
-            done.set_result(await session.transfer("PJSIP/+18005550199@carrier", caller_id="1 (555) 123-0000\"<",
+            done.set_result(await session.transfer(DialTarget("PJSIP/+18005550199@carrier", "+18005550199", "carrier"), caller_id="1 (555) 123-0000\"<",
                                                    timeout=timeout))
         except CallerHungUp as gone:
             done.set_result(gone)
@@ -235,7 +235,7 @@ async def test_a_refused_dial_fails_at_once_and_releases_its_claim() -> None:
     done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
     async def on_call(session: CallSession) -> None:
-        done.set_result(await session.transfer("PJSIP/x@nowhere", caller_id="", timeout=5))
+        done.set_result(await session.transfer(DialTarget("PJSIP/x@nowhere", "+18005550199", "nowhere"), caller_id="", timeout=5))
 
     link = link_with(on_call, ops)
     ops.emit({"type": "StasisStart", "args": ["inbound"], "channel": {"id": CALLER}})

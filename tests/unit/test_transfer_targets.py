@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.errors import Conflict, Invalid
-from control.flow.ports import DialTarget, TransferRefused
+from control.flow.channel import DialTarget
+from control.flow.ports import TransferRefused
 from control.numbers.service import add_number
 from control.tenants.service import create_tenant, parse_countries, update_tenant
 from control.transfers.service import DialPolicy, DialTargets, TrunkTarget, load_policy, plan

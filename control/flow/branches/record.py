@@ -82,7 +82,8 @@ class RecordBranch(Branch):
             call.record(self.id, "")
             return self._failed(call, "this call has no album library to record into")
         take = await call.channel.record(max_seconds=self.max_seconds, silence_seconds=self.silence_seconds,
-                                         terminate_on=self.terminate_on, beep=self.beep)
+                                         terminate_on=self.terminate_on, beep=self.beep,
+                                         tag=call.recordings.tag(call.tenant.id, album))
         call.record(self.id, (self.terminate_on or "") if take.ended_by == "key" else "")
         if take.ended_by == "hangup":
             await self._keep_after_hang_up(call, take, album)

@@ -97,7 +97,7 @@ class TransferBranch(Branch):
         log.info("call %s: transfer %s: dialling %s through %s", call.call_id or "-", self.id, target.number,
                  target.trunk)
         try:
-            outcome = await call.channel.transfer(target.endpoint, caller_id=presented, timeout=self.timeout)
+            outcome = await call.channel.transfer(target, caller_id=presented, timeout=self.timeout)
         except CallerHungUp as gone:
             if gone.transfer is not None:
                 self._note(call, Leg(gone.transfer, target.number, presented, self.id))

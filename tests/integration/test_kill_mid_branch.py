@@ -1,0 +1,94 @@
+"""`kill -9` of the control plane while calls wait on a webhook, record the caller, and talk to
+a transfer's far end: every call and far leg still gets its record, nothing stays in Asterisk,
+and what the caller had said so far is still kept in the album. One instance of its own."""
+from __future__ import annotations
+
+import json
+import random
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from control.calls.service import legs_of
+from tests.integration.conftest import wait_call
+from tests.integration.test_local_calls import call_local
+from tests.integration.test_restart import wait_call_up
+from tests.integration.test_survival import gone, journaled_start, make
+from tests.support import sipp
+from tests.support.platform import free_port
+from tests.support.webhook import Reply, WebhookServer
+
+RTP = (50000, 50999)
+FAR = "127.0.0.8"
+TRIGGER, RECORD, TRANSFER = "+18005550511", "+18005550512", "+18005550513"
+ALBUM = 7
+
+
+def ivrs(hook: str) -> dict[str, dict[str, Any]]:
+    return {
+        TRIGGER: {"0": {"type": "trigger", "url": hook, "timeout": 30}},
+        RECORD: {"0": {"type": "record", "album": ALBUM, "max_seconds": 60, "next": "9"}, "9": {"type": "hangup"}},
+        TRANSFER: {"0": {"type": "transfer", "to": "+18005550199", "timeout": 15, "next": "9"},
+                   "9": {"type": "hangup"}},
+    }
+
+
+def test_kill_9_mid_trigger_record_and_transfer_loses_no_record_and_leaves_nothing(tmp_path: Path) -> None:
+    hooks = WebhookServer().start()
+    far_port = free_port(socket.SOCK_DGRAM)
+    far = sipp.start_uas(sipp.far_end("answer", ring_ms=200, talk_ms=60_000), workdir=tmp_path / "far",
+                         local_ip=FAR, port=far_port, timeout=90, media_port=random.randrange(39000, 39998, 2))
+    # Batches 30 s apart: what the calls decided is only in the journal when the kill comes.
+    instance = make(tmp_path, VOICECTL_RECORD_BATCH_S="30")
+    try:
+        tenant = json.loads(instance.cli("number", "list", "--json").stdout)[0]["tenant"]
+        instance.cli("trunk", "add", "far", "--match", FAR, "--target", f"{FAR}:{far_port}")
+        instance.cli("tenant", "set", tenant, "--outbound-trunk", "far")
+        for number, branches in ivrs(hooks.script("/slow", Reply({"goto": "0"}, delay=60))).items():
+            instance.cli("number", "add", number, "--tenant", tenant)
+            path = instance.data_dir / f"ivr-{number[1:]}.json"
+            path.write_text(json.dumps({"branches": branches}))
+            instance.cli("ivr", "import", str(path), "--number", number)
+        instance.start()
+
+        waiting = call_local(instance, TRIGGER, "w60")
+        recording = call_local(instance, RECORD, "w1,ptt-monkeys,ptt-monkeys,w60")
+        talking = call_local(instance, TRANSFER, "w60")
+        for call_id in (waiting, recording, talking):
+            wait_call_up(instance, call_id)
+        hooks.requests("/slow")
+        deadline = time.monotonic() + 20
+        while not instance.ari("GET", "bridges") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert instance.ari("GET", "bridges"), "the transfer never bridged"
+        leg = next(c["id"] for c in instance.ari("GET", "channels") if c["id"] not in (waiting, recording, talking)
+                   and not c["id"].startswith("caller-"))
+        time.sleep(3)  # the caller has said something by now
+        assert journaled_start(instance, leg, 5), "the far leg's record was not journaled when it was dialled"
+
+        asterisk = instance.asterisk_pid()
+        assert instance.proc is not None
+        instance.proc.send_signal(signal.SIGKILL)
+        instance.proc.wait(5)
+        assert gone(asterisk, 10), "Asterisk outlived its control plane"
+        instance.start()
+
+        for call_id in (waiting, recording, talking):
+            assert wait_call(instance, lambda c, i=call_id: c.id == i).hangup_by == "lost", call_id
+        legs = instance.db(lambda db: legs_of(db, talking))
+        assert [(c.id, c.ended_at is not None) for c in legs] == [(leg, True)], "the far leg lost its record"
+        # What the caller had said is kept, and Asterisk keeps no copy nobody will ever read.
+        deadline = time.monotonic() + 15
+        kept: list[Any] = []
+        while not kept and time.monotonic() < deadline:
+            kept = json.loads(instance.cli("recordings", "list", "--album", str(ALBUM), "--json").stdout)
+            time.sleep(0.5)
+        assert len(kept) == 1 and kept[0]["seconds"] > 1, kept
+        assert instance.ari("GET", "recordings/stored") == []
+        assert instance.ari("GET", "channels") == [] and instance.ari("GET", "bridges") == []
+    finally:
+        instance.stop()
+        far.stop()
+        hooks.stop()
