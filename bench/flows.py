@@ -26,10 +26,20 @@ NATIVE_MENU_NUMBER = "8005550199"
 NATIVE_TRIGGER_NUMBER = "8005550198"
 # Where the webhook's answer sends a key: both sides route "2" to the content branch.
 CONTENT_BRANCH = "20"
+# The trigger flow's waits, the same on both sides: the menu's for a key (and its retries, as the
+# demo menu's), the webhook's answer, a key during the answer's prompt.
+TRIGGER_MENU_TIMEOUT_S = 5
+TRIGGER_MENU_RETRIES = 2
+TRIGGER_HOOK_TIMEOUT_S = 5
+TRIGGER_KEY_TIMEOUT_S = 5
+# The caller, in both flows: listen, key 1, listen, key 2, then wait for the far end's BYE.
+CALLER_STEPS = [("pause", 1500), ("dtmf", "1"), ("pause", 1500), ("dtmf", "2"), ("expect_bye",)]
 
 
-def _path(*steps: str) -> list[dict[str, str]]:
-    return [{"branch": branch, "input": key} for branch, _, key in (s.partition(":") for s in steps)]
+def branch_data(path: str) -> list[dict[str, str]]:
+    """A path as native dialplan writes it, `branch:key` steps each ended by "/" ("0:1/0:2/900:"),
+    as the platform's call records' branch_data."""
+    return [{"branch": branch, "input": key} for branch, _, key in (s.partition(":") for s in path.split("/") if s)]
 
 
 @dataclass(frozen=True)
@@ -46,16 +56,14 @@ MENU = Flow(
     "menu",
     # Listen to the menu, press 1 (barge-in: the menu starts again), listen, press 2, and wait
     # for the goodbye and the far end's BYE.
-    [("pause", 1500), ("dtmf", "1"), ("pause", 1500), ("dtmf", "2"), ("expect_bye",)],
-    _path("0:1", "0:2", "900:"),
+    CALLER_STEPS, branch_data("0:1/0:2/900:"),
     DEMO_NUMBER.removeprefix("+1"), NATIVE_MENU_NUMBER, webhook=False)
 
 TRIGGER = Flow(
     "trigger",
     # Press 1 into the menu; the webhook's answer starts playing at once (inputs active while
     # it plays); press 2 during it; hear the content; the far end hangs up.
-    [("pause", 1500), ("dtmf", "1"), ("pause", 1500), ("dtmf", "2"), ("expect_bye",)],
-    _path("0:1", "10:2", f"{CONTENT_BRANCH}:", "900:"),
+    CALLER_STEPS, branch_data(f"0:1/10:2/{CONTENT_BRANCH}:/900:"),
     TRIGGER_NUMBER.removeprefix("+1"), NATIVE_TRIGGER_NUMBER, webhook=True)
 
 FLOWS = {f.name: f for f in (MENU, TRIGGER)}
@@ -65,8 +73,9 @@ def trigger_ivr(url: str) -> dict[str, Any]:
     """The platform's trigger flow: the same timeouts as the native dialplan's."""
     return {"branches": {
         "0": {"type": "menu", "play": [{"type": "tts", "text": TRIGGER_MENU}], "inputs": {"1": "10"},
-              "timeout": 5, "retries": 2, "on_timeout": "900"},
-        "10": {"type": "trigger", "url": url, "timeout": 5, "input_timeout": 5, "no_route": "900"},
+              "timeout": TRIGGER_MENU_TIMEOUT_S, "retries": TRIGGER_MENU_RETRIES, "on_timeout": "900"},
+        "10": {"type": "trigger", "url": url, "timeout": TRIGGER_HOOK_TIMEOUT_S, "input_timeout": TRIGGER_KEY_TIMEOUT_S,
+               "no_route": "900"},
         CONTENT_BRANCH: {"type": "content", "play": [{"type": "tts", "text": TRIGGER_CONTENT}], "next": "900"},
         "900": {"type": "hangup"},
     }}

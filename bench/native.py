@@ -18,8 +18,9 @@ from control.media.tts import TtsCache
 from control.pbx.config import layout
 from control.settings import Settings
 
-from bench.flows import (CONTENT_BRANCH, NATIVE_MENU_NUMBER, NATIVE_TRIGGER_NUMBER, TRIGGER_CONTENT, TRIGGER_MENU,
-                         TRIGGER_OFFER)
+from bench.flows import (CONTENT_BRANCH, NATIVE_MENU_NUMBER, NATIVE_TRIGGER_NUMBER, TRIGGER_CONTENT,
+                         TRIGGER_HOOK_TIMEOUT_S, TRIGGER_KEY_TIMEOUT_S, TRIGGER_MENU, TRIGGER_MENU_RETRIES,
+                         TRIGGER_MENU_TIMEOUT_S, TRIGGER_OFFER, branch_data)
 
 NATIVE_NUMBER = NATIVE_MENU_NUMBER
 
@@ -56,8 +57,8 @@ exten => s,1,Set(FILE({paths},,,al,u)=${{UNIQUEID}} ${{path}})
 # own thread, with Voitex's request fields built in dialplan (unsigned: dialplan has no HMAC).
 # The answer is read with JSON_DECODE(): its first play item (a file, since dialplan cannot
 # render TTS) plays with its inputs active (Read() stops it at the first key); the key is
-# looked up in `inputs`. Same timeouts as the platform's trigger (5 s for the server, 5 s for
-# a key). <<name>> marks what install() fills in: the dialplan is all ${} and {}.
+# looked up in `inputs`. The same waits as the platform's trigger flow (bench/flows.py's
+# TRIGGER_*). <<name>> marks what install() fills in: the dialplan is all ${} and {}.
 TRIGGER_DIALPLAN = """
 ; Written by bench/native.py: the trigger flow as native dialplan (CURL() to the bench webhook).
 [voicectl-inbound](+)
@@ -71,11 +72,11 @@ exten => <<number>>,1,Answer()
  same => n,GotoIf($[${tries} <= <<retries>>]?menu)
  same => n,Goto(bye)
  same => n(trigger),Set(CURLOPT(httpheader)=Content-Type: application/json)
- same => n,Set(CURLOPT(httptimeout)=5)
+ same => n,Set(CURLOPT(httptimeout)=<<hook_timeout>>)
  same => n,Set(answer=${CURL(<<url>>,{"call_id":"${UNIQUEID}","cid":"${CALLERID(num)}","cnam":"${CALLERID(name)}","contact_info":null,"date_time":"${STRFTIME(${EPOCH},UTC,%Y-%m-%d %H:%M:%S)}","did":"${EXTEN}","branch_data":[{"branch":"0","input":"1"}],"payment_info":[],"variables":[{}]})})
  same => n,Set(offer=${JSON_DECODE(answer,play.0.name)})
  same => n,GotoIf($["${offer}" = ""]?noroute)
- same => n,Read(key,${offer},1,,1,5)
+ same => n,Read(key,${offer},1,,1,<<key_timeout>>)
  same => n,GotoIf($["${key}" = ""]?noroute)
  same => n,Set(next=${JSON_DECODE(answer,inputs.${key})})
  same => n,GotoIf($["${next}" != "<<content_branch>>"]?noroute)
@@ -104,8 +105,7 @@ def read_paths(paths: Path) -> dict[str, tuple[list[dict[str, str]], bool]]:
     calls = {}
     for line in paths.read_text().splitlines():
         call_id, _, path = line.partition(" ")
-        steps = [step.partition(":") for step in path.split("/") if step]
-        calls[call_id] = ([{"branch": branch, "input": key} for branch, _, key in steps], True)
+        calls[call_id] = (branch_data(path), True)
     return calls
 
 
@@ -140,9 +140,10 @@ def install(settings: Settings, hook_url: str | None = None) -> NativeMenu:
     text = DIALPLAN.format(number=NATIVE_NUMBER, welcome=f"{seen}/welcome", goodbye=f"{seen}/goodbye",
                            timeout=timeout, retries=retries, paths=f"{where.seen_as}/log/{PATHS_FILE}")
     if hook_url:
-        fill = {"number": NATIVE_TRIGGER_NUMBER, "menu": f"{seen}/trigger-menu", "timeout": str(timeout),
-                "retries": str(retries), "url": hook_url, "content_branch": CONTENT_BRANCH,
-                "content": f"{seen}/trigger-content"}
+        fill = {"number": NATIVE_TRIGGER_NUMBER, "menu": f"{seen}/trigger-menu",
+                "timeout": str(TRIGGER_MENU_TIMEOUT_S), "retries": str(TRIGGER_MENU_RETRIES), "url": hook_url,
+                "hook_timeout": str(TRIGGER_HOOK_TIMEOUT_S), "key_timeout": str(TRIGGER_KEY_TIMEOUT_S),
+                "content_branch": CONTENT_BRANCH, "content": f"{seen}/trigger-content"}
         trigger = TRIGGER_DIALPLAN
         for key, value in fill.items():
             trigger = trigger.replace(f"<<{key}>>", value)

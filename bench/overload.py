@@ -17,7 +17,6 @@ import argparse
 import shutil
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bench import measure
-from bench.run import EXPECTED_BRANCHES, RTP_PORTS, STEPS, warm_up
-from control.cli import DEMO_NUMBER
+from bench.flows import MENU
+from bench.run import RTP_PORTS, warm_up
 from control.store.models import Call
-from tests.support import sipp
 from tests.support.platform import Instance
 
 
@@ -55,36 +53,23 @@ def _records(instance: Instance) -> list[tuple]:
     return instance.db(read)
 
 
-def _settled(instance: Instance, expected: int, timeout: float = 60) -> list[tuple]:
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = _records(instance)
-        if (len(rows) >= expected and all(r[2] is not None for r in rows)) or time.monotonic() > deadline:
-            return rows
-        time.sleep(1)
-
-
 def offer(instance: Instance, calls: int, rate: float, workdir: Path) -> Outcome:
     pids = {"asterisk": instance.asterisk_pid(), "control": instance.proc.pid}
-    cpu0 = {k: measure.cpu_seconds(p) for k, p in pids.items()}
-    sipp.run(sipp.scenario([("may_refuse", 503), *STEPS], caller="1999[call_number]", caller_name="bench"),
-             workdir=workdir, target=instance.sip_target, service=DEMO_NUMBER.removeprefix("+1"), calls=calls,
-             rate=rate, limit=int(rate * 30), timeout=calls / rate + 120,
-             extra=["-trace_stat", "-stf", str(workdir / "stat.csv"), "-fd", "1", "-trace_rtt", "-rtt_freq", "1"])
-    stats = measure.read_stat_csv(workdir / "stat.csv")
-    rows = _settled(instance, stats.attempted)
-    cpu1 = {k: measure.cpu_seconds(p) for k, p in pids.items()}
-    rtt = next(workdir.glob("*_rtt.csv"), None)
-    answers = measure.read_rtt_csv(rtt) if rtt else measure.Answers([], [])
+    cpu0 = measure.cpu_of(pids)
+    done = measure.sipp_load([("may_refuse", 503), *MENU.steps], workdir=workdir, target=instance.sip_target,
+                             service=MENU.platform_number, calls=calls, rate=rate)
+    stats, answers = done.stats, done.answers
+    rows = measure.wait_settled(lambda: _records(instance), stats.attempted, ended=lambda r: r[2] is not None)
+    cpu1 = measure.cpu_of(pids)
     admitted = [r for r in rows if r[1] is not None]
     refused = [r for r in rows if (r[4] or "").startswith("refused")]
     cpu = sum(cpu1.values()) - sum(cpu0.values())
     return Outcome(
         offered=stats.attempted, admitted=len(answers.latency_ms), refused=len(refused),
-        failed=stats.failed, admitted_ok=sum(1 for r in admitted if r[3] == EXPECTED_BRANCHES and r[2] is not None),
+        failed=stats.failed, admitted_ok=sum(1 for r in admitted if r[3] == MENU.expected and r[2] is not None),
         unaccounted=stats.attempted - len(answers.latency_ms) - len(refused),
         calls_per_s=round(answers.sustained_rate(), 1),
-        latency_ms={f"p{q}": measure.percentile(answers.latency_ms, q) for q in (50, 95, 99)},
+        latency_ms=done.latency_ms,
         cpu_ms_per_admitted=round(1000 * cpu / max(len(admitted), 1), 1))
 
 
@@ -119,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     instance.cli("demo")
     instance.start()
     try:
-        warm_up(instance, DEMO_NUMBER.removeprefix("+1"), data_dir / "warm")
+        warm_up(instance, MENU.platform_number, data_dir / "warm")
         print(f"offering {args.calls} calls at {args.rate:g}/s (max calls {args.max_calls or 'default'}, "
               f"max lag {args.max_lag_ms or 'default'} ms, nice {args.nice if args.nice is not None else 'default'})...",
               flush=True)

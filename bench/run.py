@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import statistics
 import sys
@@ -44,7 +43,7 @@ from typing import Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bench import events, measure, native
+from bench import events, measure, native, webhook
 from bench.flows import FLOWS, MENU, TRIGGER, Flow, trigger_ivr
 from bench.webhook import Webhook
 from control.store.models import Call
@@ -53,9 +52,6 @@ from tests.support.platform import Instance, free_port
 
 # RTP ports of its own, so a bench can run beside `make run` and the tests.
 RTP_PORTS = (40000, 44999)
-# The menu flow's, by their old names (bench/overload.py offers the same caller).
-EXPECTED_BRANCHES = MENU.expected
-STEPS = MENU.steps
 SETTLE_S = 3  # before each load, so the previous one's last media and channels have wound down
 LATENCIES = ("p50", "p95", "p99")
 COUNTS = ("attempted", "failed", "records_ok")  # a side's summary row adds these up
@@ -99,6 +95,8 @@ class Result:
     # The machine's busy CPU over the load that none of the above nor the bench itself spent:
     # something else ran beside it (a test run, a build), and its figures are suspect.
     other_cpu_s: float = 0.0
+    # Each load of this run's that was done again (steady_load): the other processes' CPU in it.
+    redone_other_cpu_s: list[float] = field(default_factory=list)
 
     @property
     def cpu_per_call_ms(self) -> float:
@@ -124,16 +122,6 @@ def _call_records(instance: Instance) -> Records:
     return instance.db(read)
 
 
-def _wait_records(side: Side, before: set[str], expected: int, timeout: float = 60) -> Records:
-    """The records the run added, once all of them have ended (or the timeout passed)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        new = {k: v for k, v in side.records().items() if k not in before}
-        if (len(new) >= expected and all(ended for _, ended in new.values())) or time.monotonic() > deadline:
-            return new
-        time.sleep(1)
-
-
 def _count_right(side: Side, run: int, records: Records, expected: list) -> int:
     """How many records show the intended path, ended; a few of the others go to stderr."""
     wrong = [(k, data) for k, (data, ended) in records.items() if not ended or data != expected]
@@ -156,35 +144,26 @@ class Bench:
 
 def load(bench: Bench, side: Side, run: int, calls: int, rate: float, workdir: Path) -> Result:
     instance, flow = bench.instance, bench.flow
-    workdir.mkdir(parents=True, exist_ok=True)
     before = set(side.records())
     pids = {"asterisk": instance.asterisk_pid(), "control": instance.proc.pid}
-    cpu0 = {k: measure.cpu_seconds(p) for k, p in pids.items()}
+    cpu0 = measure.cpu_of(pids)
     hook0 = bench.hook.cpu_seconds() if bench.hook else None
     if bench.tap:  # what came before this load (the warm-up, the last load's tail) is not its
         bench.tap.take()
         if bench.hook:
             _, bench.hook_log_at = bench.hook.answers(bench.hook_log_at)
-    started = time.monotonic()
     busy0, own0 = measure.machine_busy_seconds(), measure.own_cpu_seconds()
-    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    sipp_run = sipp.run(sipp.scenario(flow.steps, caller="1999[call_number]", caller_name="bench"),
-                        workdir=workdir, target=instance.sip_target, service=side.number, calls=calls,
-                        rate=rate, limit=int(rate * 30), timeout=calls / rate + 120,
-                        extra=["-trace_stat", "-stf", str(workdir / "stat.csv"), "-fd", "1",
-                               "-trace_rtt", "-rtt_freq", "1"])
-    wall = time.monotonic() - started
-    # SIPp shares the machine's cores: its CPU tells how much was left for the system under test.
-    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    sipp_cpu = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
-    stats = measure.read_stat_csv(workdir / "stat.csv")
-    records_ok = _count_right(side, run, _wait_records(side, before, stats.attempted), flow.expected)
+    done = measure.sipp_load(flow.steps, workdir=workdir, target=instance.sip_target, service=side.number,
+                             calls=calls, rate=rate)
+    added = measure.wait_settled(lambda: {k: v for k, v in side.records().items() if k not in before},
+                                 done.stats.attempted, ended=lambda record: record[1])
+    records_ok = _count_right(side, run, added, flow.expected)
     # Read CPU after the records are written: the run's cost includes finishing its calls.
-    cpu1 = {k: measure.cpu_seconds(p) for k, p in pids.items()}
+    cpu1 = measure.cpu_of(pids)
     hook1 = bench.hook.cpu_seconds() if bench.hook else None
-    other = (measure.machine_busy_seconds() - busy0 - (measure.own_cpu_seconds() - own0) - sipp_cpu
+    other = (measure.machine_busy_seconds() - busy0 - (measure.own_cpu_seconds() - own0) - done.sipp_cpu_s
              - sum(cpu1.values()) + sum(cpu0.values()) - ((hook1 or 0) - (hook0 or 0)))
-    if other > OTHER_CPU_WARN * wall:
+    if other > OTHER_CPU_WARN * done.wall_s:
         print(f"{side.name} run {run}: {other:.1f} CPU-s went to other processes during the load "
               f"(a test run or a build beside the bench?): its figures are suspect", file=sys.stderr)
     timing: dict[str, list[float]] = {}
@@ -193,18 +172,14 @@ def load(bench: Bench, side: Side, run: int, calls: int, rate: float, workdir: P
         if bench.hook:
             answers, bench.hook_log_at = bench.hook.answers(bench.hook_log_at)
         timing = events.latencies(bench.tap.take(), answers)
-    rtt = next(workdir.glob("*_rtt.csv"), None)
-    answered = measure.read_rtt_csv(rtt) if rtt else measure.Answers([], [])
-    if not sipp_run.ok and stats.failed == 0:
-        print(f"sipp exited {sipp_run.returncode}: {sipp_run.stderr[-500:]}", file=sys.stderr)
+    stats = done.stats
     return Result(
         name=side.name, run=run, attempted=stats.attempted, succeeded=stats.succeeded, failed=stats.failed,
-        records_ok=records_ok, wall_s=round(wall, 1), calls_per_s=round(answered.sustained_rate(), 1),
+        records_ok=records_ok, wall_s=round(done.wall_s, 1), calls_per_s=round(done.answers.sustained_rate(), 1),
         asterisk_cpu_s=round(cpu1["asterisk"] - cpu0["asterisk"], 2),
-        control_cpu_s=round(cpu1["control"] - cpu0["control"], 2), sipp_cpu_s=round(sipp_cpu, 1),
-        latency_ms={f"p{q}": round(measure.percentile(answered.latency_ms, q), 1) for q in (50, 95, 99)},
-        rate=rate, hook_cpu_s=None if hook0 is None else round(hook1 - hook0, 2), timing_ms=timing,
-        other_cpu_s=round(other, 1))
+        control_cpu_s=round(cpu1["control"] - cpu0["control"], 2), sipp_cpu_s=round(done.sipp_cpu_s, 1),
+        latency_ms=done.latency_ms, rate=rate, hook_cpu_s=None if hook0 is None else round(hook1 - hook0, 2),
+        timing_ms=timing, other_cpu_s=round(other, 1))
 
 
 def wait_quiet(limit_s: float = 900) -> None:
@@ -224,18 +199,21 @@ def steady_load(bench: Bench, side: Side, run: int, calls: int, rate: float, wor
     """A load, done again (at most REDO times, once the machine is quiet) when other processes
     took more than OTHER_CPU_WARN of a core during it: a test run or a build beside the bench
     would otherwise decide the figures."""
+    redone: list[float] = []
     for attempt in range(REDO + 1):
         where = workdir.with_name(f"{workdir.name}-redo{attempt}") if attempt else workdir
         result = load(bench, side, run, calls, rate, where)
+        result.redone_other_cpu_s = list(redone)
         if result.other_cpu_s <= OTHER_CPU_WARN * result.wall_s or attempt == REDO:
             return result
+        redone.append(result.other_cpu_s)
         wait_quiet()
         print(f"run {run}, {side.name}: again, the machine being quiet now", flush=True)
         time.sleep(SETTLE_S)
     return result
 
 
-def warm_up(instance: Instance, number: str, workdir: Path, steps: Sequence[tuple] = STEPS) -> None:
+def warm_up(instance: Instance, number: str, workdir: Path, steps: Sequence[tuple] = MENU.steps) -> None:
     """One call first, so TTS renders and Asterisk's HTTP media cache are not in the figures."""
     run = sipp.run(sipp.scenario(steps, caller="15550000000"), workdir=workdir, target=instance.sip_target,
                    service=number, timeout=60)
@@ -336,9 +314,24 @@ def report(rows: Sequence[tuple[str, Figures]]) -> str:
                       f"{f['asterisk_cpu_s']:.1f}+{f['control_cpu_s']:.1f}", f"{f['cpu_per_call_ms']:.1f}",
                       ratio, *(f"{f[p]:.1f}" for p in LATENCIES), f"{f['sipp_cpu_s']:.1f}", *hook_cell,
                       f"{f['wall_s']:.1f}"))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return _table(lines)
+
+
+def _table(lines: Sequence[Sequence[str]]) -> str:
+    """The head and rows, in columns: the first left-aligned, the rest right-aligned."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     return "\n".join("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
                      for line in lines)
+
+
+def conditions(results: Sequence[Result], label: Callable[[Result], str]) -> str:
+    """One line under the table: how its figures were taken."""
+    redone = [f"{label(r)} ({', '.join(f'{c:.1f}' for c in r.redone_other_cpu_s)} CPU-s)"
+              for r in results if r.redone_other_cpu_s]
+    other = max((r.other_cpu_s for r in results), default=0.0)
+    return (f"taken with admission control off (no call cap, answer-time and loop-lag gates lifted); "
+            f"loads done again for other processes' CPU: {', '.join(redone) if redone else 'none'}; "
+            f"other processes' CPU in a load kept: at most {other:.1f} s")
 
 
 TIMING_HEAD = {"key_audio": "key->audio", "key_hook_audio": "key->webhook->audio",
@@ -361,19 +354,14 @@ def timing_report(results: Sequence[Result]) -> str:
             cells.append(f"{len(values)}  {measure.percentile(values, 50):.0f} / {measure.percentile(values, 99):.0f}"
                          if values else "-")
         lines.append((label, *cells))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    return "\n".join("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
-                     for line in lines)
+    return _table(lines)
 
 
 def _provision_trigger(instance: Instance, url: str) -> None:
     """The trigger flow's number on the demo tenant, running bench/flows.py's IVR."""
     tenants = json.loads(instance.cli("tenant", "list", "--json").stdout)
     demo = next(t for t in tenants if t["name"] == "demo")
-    instance.cli("number", "add", TRIGGER.platform_number, "--tenant", demo["id"])
-    path = instance.data_dir / "bench-trigger-ivr.json"
-    path.write_text(json.dumps(trigger_ivr(url)))
-    instance.cli("ivr", "import", str(path), "--number", TRIGGER.platform_number)
+    instance.add_ivr(TRIGGER.platform_number, trigger_ivr(url), demo["id"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -414,10 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     instance.cli("init")
     instance.cli("demo")
     hook_port = free_port() if flow.webhook else None
-    hook_url = f"http://127.0.0.1:{hook_port}" if hook_port else None
-    natives = native.install(instance.settings, hook_url=f"{hook_url}/native" if hook_url else None)
-    if hook_url:
-        _provision_trigger(instance, f"{hook_url}/platform")
+    natives = native.install(instance.settings, hook_url=webhook.url(hook_port, "/native") if hook_port else None)
+    if hook_port:
+        _provision_trigger(instance, webhook.url(hook_port, "/platform"))
     native_number = natives.trigger_number if flow is TRIGGER else natives.number
     sides = [Side("native", native_number, lambda: native.read_paths(natives.paths)),
              Side("platform", flow.platform_number, lambda: _call_records(instance))]
@@ -446,9 +433,11 @@ def main(argv: list[str] | None = None) -> int:
         instance.stop()
     if flow is not MENU:  # the menu's output stays as it was
         print(f"flow: {flow.name}")
+    label = (lambda r: f"{r.name} {r.rate:g}/s") if args.ramp else (lambda r: f"{r.name} {r.run}")
     if args.ramp:
-        rows = by_row(results, medians=False, label=lambda r: f"{r.name} {r.rate:g}/s")
+        rows = by_row(results, medians=False, label=label)
         print(report(rows))
+        print(conditions(results, label))
         best = {s.name: highest_clean(results, s.name) for s in sides}
         for name, (rate, above) in best.items():
             shown = "none" if rate is None else f"{rate:g}/s" + (" (never unclean: the ramp's top)" if above else "")
@@ -457,16 +446,19 @@ def main(argv: list[str] | None = None) -> int:
             bound = " (native's capacity lies above the ramp: the ratio is an upper bound)" if best["native"][1] else ""
             print(f"platform/native: {best['platform'][0] / best['native'][0]:.2f}{bound}")
     else:
-        rows = by_row(results)
+        rows = by_row(results, label=label)
         print(report(rows))
+        print(conditions(results, label))
     if args.measure:
         print("\nfrom ARI event timestamps (a measuring run: the CPU figures above are not the bench's)")
         print(timing_report(results))
     if args.json:
-        args.json.write_text(json.dumps({"flow": flow.name,
+        args.json.write_text(json.dumps({"flow": flow.name, "admission": "off",
+                                         "reruns": [{"run": label(r), "other_cpu_s": c}
+                                                    for r in results for c in r.redone_other_cpu_s],
                                          "runs": [{**asdict(r), "cpu_per_call_ms": r.cpu_per_call_ms}
                                                   for r in results],
-                                         "rows": [{"run": label, **f} for label, f in rows]}, indent=2))
+                                         "rows": [{"run": name, **f} for name, f in rows]}, indent=2))
     if args.keep:
         print(f"data directory kept: {data_dir}")
     else:

@@ -36,6 +36,12 @@ def _answers(native_play: str) -> dict[str, bytes]:
             "/native": json.dumps({"play": [{"type": "sound", "name": native_play}], "inputs": inputs}).encode()}
 
 
+def url(port: int, path: str) -> str:
+    """Where a webhook on `port` answers `path` ("/platform", "/native"): known before it starts,
+    as the IVRs that call it are written first."""
+    return f"http://127.0.0.1:{port}{path}"
+
+
 def make_app(native_play: str, log: IO[str] | None) -> web.Application:
     answers = _answers(native_play)
 
@@ -105,9 +111,6 @@ class Webhook:
                 time.sleep(0.1)
         hook.stop()
         raise SystemExit("bench/webhook.py did not start listening within 20 s")
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
 
     def cpu_seconds(self) -> float:
         return measure.cpu_seconds(self.proc.pid)

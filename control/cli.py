@@ -30,6 +30,7 @@ from control.pbx.sync import Applied, apply_trunks, trunk_confs
 from control.settings import Settings
 from control.store.db import make_engine, migrate, sessions
 from control.tenants import service as tenants
+from control.text import escape_unshown
 from control.transfers import service as transfers
 from control.trunks import service as trunks
 from control.trunks import validate
@@ -182,7 +183,7 @@ def tenant_list(settings: Settings, as_json: bool) -> None:
     rows = _with_db(settings, tenants.list_tenants)
     data = [{"id": t.id, "name": t.name, "timezone": t.timezone, "created_at": t.created_at,
              "outbound_trunk": t.outbound_trunk, "allowed_countries": t.allowed_countries} for t in rows]
-    _print(data, as_json, "\n".join(f"{t['id']}  {t['name']}  {t['timezone']}"
+    _print(data, as_json, "\n".join(f"{t['id']}  {escape_unshown(t['name'])}  {t['timezone']}"
                                     + (f"  outbound {t['outbound_trunk']}" if t["outbound_trunk"] else "")
                                     + (f"  countries {_codes(t['allowed_countries'])}"
                                        if t["allowed_countries"] is not None else "")
@@ -404,30 +405,45 @@ def _call_dict(c: Any) -> dict[str, Any]:
             "node": c.node, "branch_data": c.branch_data, "parent_id": c.parent_id}
 
 
+def _shown(value: Any) -> str:
+    """A value of a call record as the text output prints it: a record holds what callers,
+    Asterisk and tenants' servers sent (an answer, a url built from its variables), so every
+    control or formatting character is escaped (\x1b), never handed to the terminal."""
+    return escape_unshown(value)
+
+
+def _branch_path(branch_data: list[dict[str, Any]]) -> str:
+    return " ".join(_shown(v.get("branch", "?")) + (":" + _shown(v["input"]) if v.get("input") else "")
+                    for v in branch_data)
+
+
 def _exchange_lines(number: int, exchange: dict[str, Any]) -> list[str]:
     """One webhook exchange, as an integrator debugging a flow wants to read it."""
     if "skipped" in exchange:
-        return [f"  ... {exchange.get('reason')}"]
+        return [f"  ... {_shown(exchange.get('reason'))}"]
     status = exchange.get("status")
     ms = exchange.get("ms")
-    head = (f"  {number}. branch {exchange.get('branch', '?')}  POST {exchange.get('url', '?')}  "
-            f"{'HTTP ' + str(status) if status is not None else 'no answer'}"
-            + (f"  {ms} ms" if ms is not None else ""))
+    head = (f"  {number}. branch {_shown(exchange.get('branch', '?'))}  POST {_shown(exchange.get('url', '?'))}  "
+            f"{'HTTP ' + _shown(status) if status is not None else 'no answer'}"
+            + (f"  {_shown(ms)} ms" if ms is not None else ""))
     lines = [head]
     if exchange.get("at"):
-        lines.append(f"     at      {exchange['at']}")
-    lines.append(f"     reason  {exchange.get('reason') or '-'}")
+        lines.append(f"     at      {_shown(exchange['at'])}")
+    lines.append(f"     reason  {_shown(exchange.get('reason') or '-')}")
     if exchange.get("ignored"):
-        lines.append(f"     ignored {exchange['ignored']}")
+        lines.append(f"     ignored {_shown(exchange['ignored'])}")
     answer = exchange.get("answer")
-    text = answer if isinstance(answer, str) else json.dumps(answer, indent=2, default=str)
+    # JSON as json.dumps writes it (ASCII: it escapes controls itself), one value per line.
+    text = _shown(answer) if isinstance(answer, str) else \
+        "\n".join(_shown(line) for line in json.dumps(answer, indent=2, default=str).split("\n"))
     lines.append("     answer  " + text.replace("\n", "\n             "))
     return lines
 
 
 def _call_text(c: dict[str, Any]) -> str:
-    branches = " ".join(v.get("branch", "?") + (":" + v["input"] if v.get("input") else "")
-                        for v in c["branch_data"]) or "-"
+    c = {k: v if k in ("branch_data", "variables", "legs", "exchanges") or v is None else _shown(v)
+         for k, v in c.items()}
+    branches = _branch_path(c["branch_data"]) or "-"
     lines = [f"call {c['id']}  {c['direction']}  {c['caller_id'] or '-'} ({c['caller_name'] or '-'}) -> {c['number']}",
              f"  tenant    {c['tenant_id'] or '-'}  node {c['node'] or '-'}",
              f"  started   {c['started_at']}",
@@ -438,13 +454,13 @@ def _call_text(c: dict[str, Any]) -> str:
                 if c["hangup_cause"] is not None else ""),
              f"  reason    {c['reason'] or '-'}",
              f"  branches  {branches}",
-             f"  variables {', '.join(f'{k}={v}' for k, v in c['variables'].items()) or '-'}"]
+             f"  variables {', '.join(f'{_shown(k)}={_shown(v)}' for k, v in c['variables'].items()) or '-'}"]
     if c.get("parent_id"):
         lines.append(f"  leg of    {c['parent_id']} (a transfer's far leg)")
     for leg in c.get("legs", []):
         result = (leg["variables"] or {}).get("transfer_result", "?")
-        lines.append(f"  transfer  {leg['id']} -> {leg['number']}  {result}"
-                     + (f"  cause {leg['hangup_cause']}" if leg["hangup_cause"] is not None else ""))
+        lines.append(f"  transfer  {_shown(leg['id'])} -> {_shown(leg['number'])}  {_shown(result)}"
+                     + (f"  cause {_shown(leg['hangup_cause'])}" if leg["hangup_cause"] is not None else ""))
     lines.append(f"webhook exchanges: {len(c['exchanges']) or 'none'}")
     for number, exchange in enumerate(c["exchanges"], 1):
         lines += _exchange_lines(number, exchange)
@@ -457,9 +473,10 @@ def _call_text(c: dict[str, Any]) -> str:
 @click.pass_obj
 def calls_list(settings: Settings, limit: int, as_json: bool) -> None:
     data = [_call_dict(c) for c in _with_db(settings, lambda db: calls.list_calls(db, limit))]
-    lines = [f"{c['id']}  {c['started_at']:%Y-%m-%d %H:%M:%S}  {c['caller_id'] or '-':>14} -> {c['number']:<14}"
-             f"  {'up' if c['ended_at'] is None else (c['hangup_by'] or '?')}"
-             f"  {' '.join(v['branch'] + (':' + v['input'] if v['input'] else '') for v in c['branch_data'])}"
+    lines = [f"{_shown(c['id'])}  {c['started_at']:%Y-%m-%d %H:%M:%S}  {_shown(c['caller_id'] or '-'):>14}"
+             f" -> {_shown(c['number']):<14}"
+             f"  {'up' if c['ended_at'] is None else _shown(c['hangup_by'] or '?')}"
+             f"  {_branch_path(c['branch_data'])}"
              for c in data]
     _print(data, as_json, "\n".join(lines) or "no calls")
 

@@ -11,7 +11,7 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Union
 
 
 def _port_range(text: str) -> tuple[int, int]:
@@ -22,7 +22,10 @@ def _port_range(text: str) -> tuple[int, int]:
     return start, end
 
 
-def parse_webhook_allow(text: str) -> str | tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+WebhookAllow = Union[str, tuple[Union[ipaddress.IPv4Network, ipaddress.IPv6Network], ...]]
+
+
+def parse_webhook_allow(text: str) -> WebhookAllow:
     """VOICECTL_WEBHOOK_ALLOW: `any`, `public` or a tuple of networks; ValueError naming what
     does not parse (checked at start, so a typo stops `up` with one line, not the first webhook)."""
     text = text.strip().lower()
@@ -36,11 +39,6 @@ def parse_webhook_allow(text: str) -> str | tuple[ipaddress.IPv4Network | ipaddr
             raise ValueError(f"VOICECTL_WEBHOOK_ALLOW: {item!r} is not a CIDR; give 'any', 'public' "
                              "or CIDRs separated by commas") from None
     return tuple(networks)
-
-
-def _webhook_allow(text: str) -> str:
-    parse_webhook_allow(text)
-    return text.strip().lower()
 
 
 NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
@@ -109,8 +107,8 @@ class Settings:
     # Where webhooks (API-branch triggers) may go, beyond what is never allowed (the platform's
     # own ARI, AMI and HTTP ports, link-local and metadata addresses; control/webhooks/policy.py):
     # `any` (the default), `public` (globally routable addresses only) or a comma-separated
-    # list of CIDRs, e.g. `10.20.0.0/16,203.0.113.7/32`.
-    webhook_allow: str = "any"
+    # list of CIDRs, e.g. `10.20.0.0/16,203.0.113.7/32`, held parsed (the networks).
+    webhook_allow: WebhookAllow = "any"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -147,7 +145,7 @@ class Settings:
             record_batch_s=float(env.get("VOICECTL_RECORD_BATCH_S", cls.record_batch_s)),
             tts_renders=int(env.get("VOICECTL_TTS_RENDERS", cls.tts_renders)),
             tts_cache_mb=int(env.get("VOICECTL_TTS_CACHE_MB", cls.tts_cache_mb)),
-            webhook_allow=_webhook_allow(env.get("VOICECTL_WEBHOOK_ALLOW", cls.webhook_allow)),
+            webhook_allow=parse_webhook_allow(env.get("VOICECTL_WEBHOOK_ALLOW", "any")),
         )
 
     @property

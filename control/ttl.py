@@ -5,13 +5,13 @@ for random recordings, must not grow the table without end."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Awaitable, Callable, Generic, Hashable, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 MAX_ENTRIES = 10_000
-_MISSING = object()
+MISSING = object()  # what get() returns for a key with no fresh value (None may be a value)
 
 
 class TtlMap(Generic[K, V]):
@@ -22,12 +22,21 @@ class TtlMap(Generic[K, V]):
         self._max = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
 
-    def get(self, key: K, default: object = _MISSING) -> V | object:
-        """The value while it is fresh, else `default` (MISSING unless given)."""
+    def get(self, key: K) -> V | object:
+        """The value while it is fresh, else MISSING."""
         hit = self._entries.get(key)
         if hit is not None and hit[0] > self._clock():
             return hit[1]
-        return default
+        return MISSING
+
+    async def get_or_load(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """The value while it is fresh, else what `load()` gives, kept for the next ttl_s."""
+        hit = self.get(key)
+        if hit is not MISSING:
+            return hit  # type: ignore[return-value]
+        value = await load()
+        self.put(key, value)
+        return value
 
     def put(self, key: K, value: V) -> None:
         now = self._clock()
@@ -41,4 +50,16 @@ class TtlMap(Generic[K, V]):
         self._entries.pop(key, None)
 
 
-MISSING = _MISSING
+class BoundedDict(dict[K, V]):
+    """A dict that starts over once it holds `max_entries` keys: for what a process keeps with
+    no expiry (parsed IVRs by number) and rebuilds from the database when it is gone. Grown
+    by `d[key] = value` only."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        super().__init__()
+        self._max = max_entries
+
+    def __setitem__(self, key: K, value: V) -> None:
+        if key not in self and len(self) >= self._max:
+            self.clear()
+        super().__setitem__(key, value)

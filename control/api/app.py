@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -11,9 +12,12 @@ from control.media.tts import TtsCache
 
 HealthProbe = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 MEDIA_NAME = re.compile(r"^[0-9a-f]{32}\.wav$")
+# Both kinds of media are named by their content (a hash of the text rendered; a recording's id
+# and a digest of its audio): Asterisk's media cache may keep them forever.
+IMMUTABLE_WAV = {"Cache-Control": "public, max-age=31536000, immutable", "Content-Type": "audio/wav"}
 
 
-def build_app(health: HealthProbe, tts: TtsCache, recordings: RecordingLibrary | None = None) -> web.Application:
+def build_app(health: HealthProbe, tts: TtsCache, recordings: RecordingLibrary) -> web.Application:
     app = web.Application()
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -22,23 +26,19 @@ def build_app(health: HealthProbe, tts: TtsCache, recordings: RecordingLibrary |
 
     async def tts_file(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        path = tts.cached(name.removesuffix(".wav")) if MEDIA_NAME.match(name) else None  # a fetch is a use
-        if path is None:
-            raise web.HTTPNotFound(text="no such media")
-        # Named by a hash of its content: Asterisk's media cache may keep it forever.
-        return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable",
-                                               "Content-Type": "audio/wav"})
+        return _wav(tts.cached(name.removesuffix(".wav")) if MEDIA_NAME.match(name) else None)  # a fetch is a use
 
     async def recording_file(request: web.Request) -> web.StreamResponse:
-        path = recordings.path(request.match_info["name"]) if recordings is not None else None
-        if path is None:
-            raise web.HTTPNotFound(text="no such media")
-        # The name carries a digest of the content (a replaced recording gets a new name), so
-        # it too may be cached forever.
-        return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable",
-                                               "Content-Type": "audio/wav"})
+        # A file gone (removed, or replaced by a newer version) is FileResponse's 404.
+        return _wav(recordings.path(request.match_info["name"]))
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/media/tts/{name}", tts_file)
     app.router.add_get("/media/recordings/{name}", recording_file)
     return app
+
+
+def _wav(path: Path | None) -> web.StreamResponse:
+    if path is None:
+        raise web.HTTPNotFound(text="no such media")
+    return web.FileResponse(path, headers=IMMUTABLE_WAV)

@@ -33,6 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from control.calls.journal import CallJournal
 from control.calls.service import CallEnd, CallStart
 from control.clock import now
+from control.fit import MARK, fit, fit_json
 from control.store.models import Call, CallDeadLetter
 
 log = logging.getLogger(__name__)
@@ -44,16 +45,6 @@ NOT_ENDED = {"ended_at": None, "hangup_cause": None, "hangup_cause_text": None, 
 START_DEFAULTS = {"parent_id": None}
 # Errors that belong to one row, not to the database as a whole: retrying will not help.
 ROW_REFUSED = (IntegrityError, DataError, StaleDataError)
-MARK = "~"
-
-
-def fit(value: Any, limit: int) -> Any:
-    """A string cut to `limit` characters, ending in MARK when it was cut."""
-    if isinstance(value, str) and len(value) > limit:
-        return value[: limit - len(MARK)] + MARK
-    return value
-
-
 # Webhook exchanges and variables come from tenants' servers: bounded, so no answer can make a
 # row too big to store (PostgreSQL refuses a field over 1 GB, and long before that the batch
 # and the journal line would be a burden to every call's record).
@@ -62,21 +53,6 @@ MAX_ANSWER_CHARS = 4096  # of JSON text, per exchange's answer
 MAX_FIELD_CHARS = 2048  # any other field of an exchange (url, reason...)
 MAX_VARIABLES = 200
 MAX_VARIABLE_CHARS = 1024
-
-
-def fit_json(value: Any, limit: int) -> Any:
-    """`value` when its JSON text (as strict JSON: no NaN, which PostgreSQL refuses) is at most
-    `limit` characters; else that text cut to `limit`, ending in MARK. A value JSON cannot hold
-    becomes a note saying so, rather than a row the database refuses."""
-    if isinstance(value, str):
-        return fit(value, limit)
-    if value is None or isinstance(value, bool):
-        return value
-    try:
-        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
-        return f"<{type(value).__name__} that is not JSON>"
-    return text[: limit - len(MARK)] + MARK if len(text) > limit else value
 
 
 def fit_exchanges(exchanges: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ from control.clock import now
 from control.errors import NotFound
 from control.store.models import Call
 
+MAX_CALL_ID = 64  # the column's length: Asterisk's channel ids, prefixed by the node's name
+
 
 @dataclass(frozen=True)
 class CallStart:
@@ -74,14 +76,24 @@ async def list_calls(db: async_sessionmaker, limit: int = 50) -> list[Call]:
         return list((await session.scalars(select(Call).order_by(Call.started_at.desc()).limit(limit))).all())
 
 
+def could_be_call_id(text: str) -> bool:
+    """Whether text could name a recorded call: printable and within the column. Any other is
+    not found without a query (PostgreSQL refuses a NUL in text as an error, not "no row")."""
+    return text.isprintable() and 0 < len(text) <= MAX_CALL_ID
+
+
 async def legs_of(db: async_sessionmaker, call_id: str) -> list[Call]:
     """The far legs a call dialled (its transfers), oldest first."""
+    if not could_be_call_id(call_id):
+        return []
     async with db() as session:
         return list((await session.scalars(
             select(Call).where(Call.parent_id == call_id).order_by(Call.started_at))).all())
 
 
 async def get_call(db: async_sessionmaker, call_id: str) -> Call:
+    if not could_be_call_id(call_id):
+        raise NotFound(f"call {call_id[:MAX_CALL_ID]!r}{'...' if len(call_id) > MAX_CALL_ID else ''} does not exist")
     async with db() as session:
         call = await session.get(Call, call_id)
     if call is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -66,31 +65,33 @@ class CallContext:
         """The branches a webhook is told of: those since the call began or was last cleared."""
         return self.branch_data[self.data_from:]
 
+    @property
+    def log_id(self) -> str:
+        """The call as logs name it."""
+        return self.call_id or "-"
+
     def end_because(self, reason: str) -> None:
         """Note why a branch ends the call (the call record keeps it); the branch then returns None."""
-        log.warning("call %s: %s; hanging up", self.call_id or "-", reason)
+        log.warning("call %s: %s; hanging up", self.log_id, reason)
         self.reason = reason
 
-    def expand(self, text: str) -> str:
-        """text with each ${name} replaced by the variable's value, once (a value holding
-        "${x}" stays as it is); an unknown name becomes "" and is logged once per call."""
+    def expand(self, text: str, variables: Mapping[str, str] | None = None) -> str:
+        """text with each ${name} replaced by the variable's value (of `variables`, else the
+        call's), once (a value holding "${x}" stays as it is); an unknown name becomes "" and
+        is logged once per call."""
         if "$" not in text:
             return text
-        return VARIABLE.sub(self._value_of, text)
+        known = self.variables if variables is None else variables
+        return VARIABLE.sub(lambda match: self._value_of(match.group(1), known), text)
 
-    def _value_of(self, match: re.Match[str]) -> str:
-        name = match.group(1)
-        value = self.variables.get(name)
+    def _value_of(self, name: str, known: Mapping[str, str]) -> str:
+        value = known.get(name)
         if value is not None:
             return value
         if name not in self._unknown_named:
             self._unknown_named.add(name)
-            log.warning("call %s: unknown variable ${%s} expands to nothing", self.call_id or "-", name)
+            log.warning("call %s: unknown variable ${%s} expands to nothing", self.log_id, name)
         return ""
-
-    def expand_item(self, item: PlayItem) -> PlayItem:
-        """item with variables expanded in its text, album and sort (see PlayItem.expanded)."""
-        return item.expanded(self.expand)
 
     def set_variables(self, mapping: Mapping[Any, Any]) -> None:
         """Merge variables, keys trimmed (Voitex's own sample sends "caller_pin "), values as
@@ -110,28 +111,46 @@ class CallContext:
         played (a file with no recording, a text a variable emptied) is skipped and logged:
         the rest still plays. For a branch that plays the same items more than once, or must
         forget keys pressed while they rendered."""
-        ready: list[PlayItem] = []
-        for item in items:
-            item = self.expand_item(item)
-            problem = item_problem(item)
-            if problem is None:
-                ready.append(item)
-            else:
-                log.warning("call %s: skipping a %s item: %s", self.call_id or "-", item.type, problem)
-        return await self._resolve_present(ready)
-
-    async def _resolve_present(self, items: list[PlayItem]) -> list[str]:
-        # One resolve for the usual case; each missing file costs one more, without it.
-        while items:
-            try:
-                return await self.media.resolve(items, tenant_id=self.tenant.id)
-            except MediaMissing as missing:
-                log.warning("call %s: skipping file album %s sort %s: %s", self.call_id or "-",
-                            missing.item.album, missing.item.sort, missing.why)
-                if missing.item not in items:
-                    raise  # the resolver named an item it was not given: skipping it would loop
-                items = [i for i in items if i != missing.item]
+        left = list(items)
+        while left:  # one resolve for the usual case; each item that cannot play costs one more
+            media, failed = await self._resolve(left)
+            if failed is None:
+                return media
+            index, _, why = failed
+            item = left.pop(index)
+            log.warning("call %s: skipping %s: %s", self.log_id,
+                        f"file album {item.album} sort {item.sort}" if item.type == "file" else f"a {item.type} item",
+                        why)
         return []
+
+    async def resolve_strict(self, items: Sequence[PlayItem],
+                             variables: Mapping[str, str] | None = None) -> tuple[list[str], str]:
+        """Media for every item (variables expanded, from `variables` when given), or [] and why
+        one of them cannot be played: for what must play whole or not at all (an album
+        branch's recording, a webhook's answer, where a missing recording is a wrong answer)."""
+        media, failed = await self._resolve(items, variables)
+        if failed is None:
+            return media, ""
+        _, where, why = failed
+        return [], f"{where}: {why}"
+
+    async def _resolve(self, items: Sequence[PlayItem], variables: Mapping[str, str] | None = None
+                       ) -> tuple[list[str], tuple[int, str, str] | None]:
+        """(media, None) for items, or ([], (index, where, why)) for the first that cannot play."""
+        ready: list[PlayItem] = []
+        expand = self.expand if variables is None else (lambda text: self.expand(text, variables))
+        for i, item in enumerate(items):
+            expanded = item.expanded(expand)
+            # Items were checked when parsed: only what a variable changed can have gone wrong.
+            if expanded is not item and (problem := item_problem(expanded)):
+                return [], (i, f"play.{i}", problem)
+            ready.append(expanded)
+        try:
+            return await self.media.resolve(ready, tenant_id=self.tenant.id), None
+        except MediaMissing as missing:
+            if missing.item not in ready:
+                raise  # the resolver named an item it was not given: skipping it would loop
+            return [], (ready.index(missing.item), "play", missing.why)
 
     async def play(self, media: list[str], *, barge_in: bool,
                    stops_on: Callable[[str], bool] | None = None) -> str | None:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from control.numbers import phone
 from control.trunks import validate
 
-DEFAULT_REGION = "US"  # 10-digit numbers are NANP, as Voitex writes them
 # A number as people and webhooks write it: digits, an optional +, and the usual separators.
 # Letters are refused (phonenumbers would read 1-800-FLOWERS, or "ext. 12" as an extension).
 PHONE_TEXT = re.compile(r"\+?[0-9(][0-9 ().-]{5,30}")
@@ -79,11 +79,6 @@ def parse_phone(text: str) -> PhoneTarget:
     the 011 prefix), or ValueError."""
     if not PHONE_TEXT.fullmatch(text):
         raise ValueError(f"{text[:80]!r} {TO_RULE}")
-    try:
-        parsed = phonenumbers.parse(text, DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
-        raise ValueError(f"{text[:80]!r} {TO_RULE}") from None
-    if parsed.extension or not phonenumbers.is_valid_number(parsed):
-        raise ValueError(f"{text!r} is not a valid phone number")
-    return PhoneTarget(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), parsed.country_code,
-                       phonenumbers.region_code_for_number(parsed) or "", phonenumbers.number_type(parsed))
+    parsed = phone.parse(text, strict=True)
+    return PhoneTarget(phone.e164(parsed), parsed.country_code, phonenumbers.region_code_for_number(parsed) or "",
+                       phonenumbers.number_type(parsed))

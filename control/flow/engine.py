@@ -27,7 +27,7 @@ async def run_ivr(ivr: Ivr, call: CallContext, start: str = ENTRY) -> str:
             if visits > MAX_VISITS:
                 call.end_because(f"the IVR visited {MAX_VISITS} branches without ending")
                 break
-            branch = (call.ivr or ivr).branches.get(current)
+            branch = call.ivr.branches.get(current)  # set above, never to None: a goto replaces it
             if branch is None:
                 call.end_because(f'no branch "{current}" in the IVR')
                 break

@@ -5,7 +5,8 @@ habits replaced by the YAML 1.2 core schema (`010` is 10; `yes`, `on`, `1:20` an
 `2024-01-01` are strings), and with what a careless or hostile file could do refused before
 it costs anything: files over MAX_DOCUMENT_BYTES, anchors and aliases (a nine-level alias
 bomb expands to a billion nodes), nesting deeper than MAX_DEPTH (else a RecursionError),
-duplicate keys (the last one silently won). Every refusal is one line, `file:line:column: what`.
+duplicate keys (the last one silently won), integers beyond 64 bits (past 4,300 digits Python
+will not even print them). Every refusal is one line, `file:line:column: what`.
 
 The checks every level of a document shares (the type its `type` names, unknown fields,
 bad values quoted short) are here too, so document, branch and play-item parsers word them alike.
@@ -28,6 +29,7 @@ from yaml.reader import ReaderError
 MAX_DOCUMENT_BYTES = 1024 * 1024  # 1 MiB: the demo IVR is 400 bytes; a big menu tree, a few KiB
 MAX_DEPTH = 32  # collections inside collections; an IVR document needs 5
 SHOWN_CHARS = 40  # how much of a bad value an error quotes
+MIN_INT, MAX_INT = -2**63, 2**63 - 1  # what a document's integers may be: a database's BIGINT
 PYYAML_TAB_PROBLEM = "found character '\\t' that cannot start any token"
 TAB_PROBLEM = "a tab: YAML indents and separates with spaces (tabs only inside [...] and {...})"
 
@@ -240,14 +242,21 @@ class StrictLoader(yaml.SafeLoader):
 
     def construct_core_int(self, node: ScalarNode) -> int:
         text = _core_scalar(self, node, (DECIMAL, OCTAL, HEX), "an integer")
-        if OCTAL.fullmatch(text):
-            return int(text[2:], 8)
-        if HEX.fullmatch(text):
-            return int(text[2:], 16)
         try:
-            return int(text)
-        except ValueError:  # Python refuses decimal strings of over 4,300 digits
-            raise ConstructorError(None, None, f"{shown(text)} has too many digits", node.start_mark) from None
+            if OCTAL.fullmatch(text):
+                value = int(text[2:], 8)
+            elif HEX.fullmatch(text):
+                value = int(text[2:], 16)
+            else:
+                value = int(text)  # Python refuses decimal strings of over 4,300 digits: ValueError
+            if not MIN_INT <= value <= MAX_INT:
+                raise ValueError
+        except ValueError:
+            # Past 4,300 digits str() of the int raises too, wherever a message or a branch id
+            # would print it: no such number goes further than here.
+            raise ConstructorError(None, None, f"{shown(text)} is too large: integers are -2**63 to 2**63-1",
+                                   node.start_mark) from None
+        return value
 
     def construct_core_float(self, node: ScalarNode) -> float:
         text = _core_scalar(self, node, (REAL, INFINITY, NOT_A_NUMBER), "a number")

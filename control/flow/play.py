@@ -120,26 +120,39 @@ def _parse_file(entry: dict[str, Any], at: str, errors: list[str]) -> PlayItem |
     return PlayItem("file", album=album, sort=sort)
 
 
-def parse_recording_number(raw: Any, where: str, errors: list[str]) -> str | None:
-    """An album or sort number as a document or webhook writes it: 25, "25" or "${name}".
-    Digits come back without leading zeros ("025" and 25 are one recording)."""
+def parse_recording_number(raw: Any, where: str, errors: list[str], *, low: int = 0,
+                           what: str = "recordings") -> str | None:
+    """An album or sort number as a document or webhook writes it: 25, "25" or "${name}"; a
+    number below `low` is refused as `what` not numbered so low (the albums a record branch
+    records into are numbered from 1). Digits come back without leading zeros ("025" and 25
+    are one recording)."""
     if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= MAX_RECORDING_NUMBER:
-        return str(raw)
-    if isinstance(raw, str):
-        text = raw.strip()
-        if RECORDING_NUMBER.fullmatch(text):
-            return str(int(text))
-        if VARIABLE.fullmatch(text):
-            return text
-    errors.append(f"{where}: {NUMBER_RULE}" if raw is not None else f"{where}: required; it {NUMBER_RULE}")
-    return None
+        text = str(raw)
+    elif isinstance(raw, str) and RECORDING_NUMBER.fullmatch(raw.strip()):
+        text = str(int(raw))
+    elif isinstance(raw, str) and VARIABLE.fullmatch(raw.strip()):
+        return raw.strip()
+    else:
+        errors.append(f"{where}: {NUMBER_RULE}" if raw is not None else f"{where}: required; it {NUMBER_RULE}")
+        return None
+    if int(text) < low:
+        errors.append(f"{where}: must be {low} or more ({what} are numbered from {low}) or a ${{variable}}")
+        return None
+    return text
 
 
 def recording_number(text: str) -> str:
     """An expanded album or sort number in its one spelling; anything else is returned as it
-    is, for item_problem to name."""
+    is, for recording_number_problem to name."""
     text = text.strip()
     return str(int(text)) if RECORDING_NUMBER.fullmatch(text) else text
+
+
+def recording_number_problem(text: str, *, low: int = 0) -> str | None:
+    """Why an expanded album or sort number (see recording_number) is none from `low` up, or None."""
+    if RECORDING_NUMBER.fullmatch(text) and int(text) >= low:
+        return None
+    return f"{shown(text)} is not a recording number" + (f" from {low} up" if low else "")
 
 
 def item_problem(item: PlayItem) -> str | None:
@@ -149,8 +162,8 @@ def item_problem(item: PlayItem) -> str | None:
         return tts_text_problem(item.value)
     if item.type == "file":
         for name, value in (("album", item.album), ("sort", item.sort)):
-            if not RECORDING_NUMBER.fullmatch(value):
-                return f"{name} {shown(value)} is not a recording number"
+            if problem := recording_number_problem(value):
+                return f"{name} {problem}"
     return None
 
 

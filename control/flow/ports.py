@@ -37,8 +37,8 @@ class Webhooks(Protocol):
 
 class IvrLookup(Protocol):
     async def for_number(self, number: str, tenant_id: str) -> "Ivr | None":
-        """Another number's IVR of the same tenant (number as the document writes it: E.164
-        or 10-digit), or None when the tenant has no such number or it has no IVR."""
+        """Another number's IVR of the same tenant (number: E.164, as a goto holds it), or None
+        when the tenant has no such number or it has no IVR."""
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,16 @@ unusable (the call goes to the trigger's `no_route`), with every problem named.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from control.flow.branches.base import to_branch_id
+from control.flow.context import as_text
+from control.flow.entry import ANY, ENTRY, MAX_DIGITS
 from control.flow.loader import shown
 from control.flow.play import PlayItem, parse_play
 
 FIELDS = ("goto", "play", "inputs", "variables")
-# An entry is keys a caller can press; `%` alone is the catch-all.
-ENTRY = re.compile(r"[0-9*#]{1,20}")
-ANY = "%"
 MAX_INPUTS = 100
 MAX_VARIABLES = 100
 MAX_VARIABLE_NAME = 64
@@ -83,7 +81,7 @@ def _inputs(value: Any, branches: Mapping[str, Any], errors: list[str]) -> dict[
     for raw_key, target in value.items():
         key = str(raw_key).strip()
         if key != ANY and not ENTRY.fullmatch(key):
-            errors.append(f"inputs.{shown(raw_key)}: a key is 1-20 of 0-9, * and #, or % (any key)")
+            errors.append(f"inputs.{shown(raw_key)}: a key is 1-{MAX_DIGITS} of 0-9, * and #, or {ANY} (any key)")
             continue
         ref = _branch(target, f"inputs.{key}", branches, errors)
         if ref is not None:
@@ -113,7 +111,7 @@ def _variables(value: Any, errors: list[str]) -> dict[str, str]:
         elif isinstance(raw, (dict, list)):
             errors.append(f"{where}: a value is text or a number, not {_kind(raw)}")
         else:
-            text = "" if raw is None else ("true" if raw is True else "false" if raw is False else str(raw))
+            text = as_text(raw)
             if len(text) > MAX_VARIABLE_VALUE:
                 errors.append(f"{where}: {len(text)} characters, more than {MAX_VARIABLE_VALUE}")
             else:

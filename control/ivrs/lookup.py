@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from control.flow.document import Ivr
 from control.ivrs.routes import RouteCache
-from control.numbers.phone import to_e164
 
 
 class TenantIvrs:
@@ -12,11 +11,7 @@ class TenantIvrs:
         self._routes = routes
 
     async def for_number(self, number: str, tenant_id: str) -> Ivr | None:
-        try:
-            e164 = to_e164(number, strict=False)
-        except ValueError:
-            return None
-        route = await self._routes.get(e164)
+        route = await self._routes.get(number)
         if route is None or route.tenant_id != tenant_id:
             return None
         return route.ivr

@@ -14,7 +14,7 @@ from typing import Callable
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.ivrs.service import Route, route_for
-from control.ttl import MAX_ENTRIES, MISSING, TtlMap
+from control.ttl import BoundedDict, TtlMap
 
 TTL_S = 2.0
 
@@ -25,16 +25,13 @@ class RouteCache:
         self._db = db
         self._entries: TtlMap[str, Route | None] = TtlMap(ttl_s, clock)
         # Parsed IVRs by number, reused while their stored version is unchanged.
-        self._held: dict[str, Route] = {}
+        self._held: BoundedDict[str, Route] = BoundedDict()
 
     async def get(self, dialled: str) -> Route | None:
-        hit = self._entries.get(dialled)
-        if hit is not MISSING:
-            return hit  # type: ignore[return-value]
+        return await self._entries.get_or_load(dialled, lambda: self._load(dialled))
+
+    async def _load(self, dialled: str) -> Route | None:
         route = await route_for(self._db, dialled, self._held)
         if route is not None and route.ivr is not None:
-            if len(self._held) >= MAX_ENTRIES:
-                self._held.clear()
             self._held[route.number] = route
-        self._entries.put(dialled, route)
         return route

@@ -11,13 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from control.clock import now
 from control.errors import Invalid, NotFound
 from control.flow.branches.goto import GotoBranch
+from control.flow.branches.trigger import TriggerBranch
 from control.flow.document import Ivr, IvrInvalid, parse_ivr
 from control.flow.ports import TenantView
 from control.numbers.phone import to_e164
 from control.numbers.service import parse_number
+from control.settings import Settings
 from control.store.models import Ivr as IvrRow
 from control.store.models import Number, Tenant
-from control.webhooks.policy import url_problem
+from control.webhooks.policy import WebhookPolicy
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,19 @@ class Route:
     tenant: TenantView = TenantView()
 
 
-async def import_ivr(db: async_sessionmaker, number_text: str, document: Any) -> Ivr:
+async def import_ivr(db: async_sessionmaker, number_text: str, document: Any,
+                     policy: WebhookPolicy | None = None) -> Ivr:
+    """Store `document` as the IVR of a provisioned number. `policy`: where webhooks may go;
+    without one, the policy this process's settings make (built only for a document that has
+    webhooks)."""
     e164 = parse_number(number_text)
     try:
         ivr = parse_ivr(document)
     except IvrInvalid as exc:
         raise Invalid(exc.errors) from None
-    refused = webhook_problems(ivr)
+    if policy is None and any(isinstance(b, TriggerBranch) for b in ivr.branches.values()):
+        policy = WebhookPolicy.from_settings(Settings.from_env())
+    refused = webhook_problems(ivr, policy) if policy is not None else []
     if refused:
         raise Invalid(refused)
     async with db.begin() as session:
@@ -65,21 +73,20 @@ async def _foreign_gotos(session: AsyncSession, ivr: Ivr, tenant_id: str) -> lis
     for bid, branch in ivr.branches.items():
         if not isinstance(branch, GotoBranch) or branch.number is None:
             continue
-        target = await session.get(Number, to_e164(branch.number, strict=False))
+        target = await session.get(Number, branch.number)
         if target is None or target.tenant_id != tenant_id:
             problems.append(f"branches.{bid}.number: {branch.number} is not a number of this tenant")
     return problems
 
 
-def webhook_problems(ivr: Ivr) -> list[str]:
-    """Webhook URLs this platform's policy refuses (VOICECTL_WEBHOOK_ALLOW, its own ports,
-    link-local...): said at import, not found out on a live call. Names are checked again
-    where they resolve, when they are called."""
+def webhook_problems(ivr: Ivr, policy: WebhookPolicy) -> list[str]:
+    """Webhook addresses `policy` refuses (VOICECTL_WEBHOOK_ALLOW, the platform's own ports,
+    link-local...): said at import, not found out on a live call. The URLs' syntax was checked
+    when the document was parsed; names are checked where they resolve, when they are called."""
     problems = []
     for bid, branch in ivr.branches.items():
-        url = getattr(branch, "url", None)
-        if isinstance(url, str) and url:
-            why = url_problem(url)
+        if isinstance(branch, TriggerBranch):
+            why = policy.host_problem(branch.url)
             if why is not None:
                 problems.append(f"branches.{bid}.url: refused: {why}")
     return problems

@@ -8,9 +8,9 @@ from pathlib import Path
 from control.flow.play import MediaMissing, PlayItem
 from control.recordings.index import RecordingIndex
 
-# What control.recordings.service.file_name makes: `<id>-<digest>.wav`. The HTTP server
-# serves nothing else, so no name can reach outside the directory.
-FILE_NAME = re.compile(r"[1-9][0-9]{0,17}-[0-9a-f]{16}\.wav")
+# What control.recordings.service.file_name makes: `<id>-<digest>.wav` (ids are int32: ten
+# digits at most). The HTTP server serves nothing else, so no name can reach outside the directory.
+FILE_NAME = re.compile(r"[1-9][0-9]{0,9}-[0-9a-f]{16}\.wav")
 NUMBER = re.compile(r"[0-9]{1,9}")
 
 
@@ -39,12 +39,9 @@ class RecordingLibrary:
         return self.index.seconds(name)
 
     def path(self, name: str) -> Path | None:
-        """The file for a name from a URL, or None when the name is not one of ours or the
-        recording is gone."""
-        if not FILE_NAME.fullmatch(name):
-            return None
-        path = self.directory / name
-        return path if path.is_file() else None
+        """The file for a name from a URL, or None when the name is not one of ours. Whether the
+        recording is still there is the server's to find when it opens the file (a 404)."""
+        return self.directory / name if FILE_NAME.fullmatch(name) else None
 
 
 def _number(text: str) -> int | None:

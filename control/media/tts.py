@@ -12,15 +12,16 @@ from typing import Awaitable, Callable, Sequence
 from control.flow.play import MediaMissing, PlayItem, tts_text_problem
 from control.media.library import RecordingLibrary
 from control.media.lru import LruFiles
-from control.priority import at_normal_priority
+from control.media.sound import BYTES_PER_SECOND, SOX_SHAPE, WAV_HEADER, run
 
 ENGINE = "espeak-ng"
 VOICE = "en-us"
 SPEED = "165"
 KEY = re.compile(r"[0-9a-f]{32}")  # what tts_key returns
 MB = 1024 * 1024
-WAV_HEADER = 44
-BYTES_PER_SECOND = 8000 * 2  # what espeak_wav's sox call makes: 8 kHz, 16-bit, mono
+# The longest text (MAX_TTS_CHARS) renders in well under a second; a program still running after
+# this is stuck, and would hold a render slot every call behind it waits on.
+RENDER_TIMEOUT_S = 30.0
 
 Renderer = Callable[[str, Path], Awaitable[None]]  # renders text into a WAV file at the path
 
@@ -29,15 +30,13 @@ def tts_key(text: str, voice: str = VOICE) -> str:
     return hashlib.sha256(f"{ENGINE}\0{voice}\0{SPEED}\0{text}".encode()).hexdigest()[:32]
 
 
-
-
 async def espeak_wav(text: str, target: Path) -> None:
     """Render text into target, which appears whole or not at all."""
     raw = target.with_suffix(f".{os.getpid()}.raw.wav")
     tmp = target.with_suffix(f".{os.getpid()}.tmp.wav")
     try:
-        await _run(ENGINE, "-v", VOICE, "-s", SPEED, "-w", str(raw), "--", text)
-        await _run("sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(tmp))
+        await run(ENGINE, "-v", VOICE, "-s", SPEED, "-w", str(raw), "--", text, timeout_s=RENDER_TIMEOUT_S)
+        await run("sox", str(raw), *SOX_SHAPE, str(tmp), timeout_s=RENDER_TIMEOUT_S)
         os.replace(tmp, target)
     finally:
         for leftover in (raw, tmp):
@@ -110,19 +109,11 @@ class TtsCache:
         self._known.evict(keep=self._rendering)
 
 
-async def _run(*argv: str) -> None:
-    proc = await asyncio.create_subprocess_exec(*at_normal_priority(argv), stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.PIPE)
-    _, err = await proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv[0]} failed ({proc.returncode}): {err.decode(errors='replace').strip()}")
-
-
 class HttpMedia:
     """Turns play items into URIs Asterisk plays: TTS and album recordings over HTTP from this
     control plane (Asterisk's media cache keeps a copy), sounds from Asterisk's own prompts."""
 
-    def __init__(self, tts: TtsCache, base_url: str, recordings: RecordingLibrary | None = None) -> None:
+    def __init__(self, tts: TtsCache, base_url: str, recordings: RecordingLibrary | None) -> None:
         self._tts = tts
         self._recordings = recordings
         self._tts_prefix = f"sound:{base_url.rstrip('/')}/media/tts/"

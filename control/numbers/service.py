@@ -6,7 +6,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from control.clock import now
 from control.errors import Conflict, Invalid, NotFound
 from control.numbers.phone import to_e164
-from control.store.models import Number, Tenant
+from control.store.models import Number
+from control.tenants.service import tenant_in
 
 
 def parse_number(text: str) -> str:
@@ -19,8 +20,7 @@ def parse_number(text: str) -> str:
 async def add_number(db: async_sessionmaker, text: str, tenant_id: str) -> Number:
     e164 = parse_number(text)
     async with db.begin() as session:
-        if await session.get(Tenant, tenant_id) is None:
-            raise NotFound(f"tenant {tenant_id} does not exist")
+        await tenant_in(session, tenant_id)
         if await session.get(Number, e164) is not None:
             raise Conflict(f"number {e164} is already provisioned")
         number = Number(e164=e164, tenant_id=tenant_id, created_at=now())

@@ -1,23 +1,25 @@
 """Turning an uploaded or recorded file into the one shape Asterisk plays without transcoding
-work of its own: 8 kHz, mono, 16-bit signed PCM in a WAV file."""
+work of its own (control/media/sound.py): 8 kHz, mono, 16-bit signed PCM in a WAV file."""
 from __future__ import annotations
 
 import asyncio
 import functools
 import hashlib
+import io
 import os
 import re
+import stat
 import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from control.errors import Invalid, ServiceError
-from control.priority import at_normal_priority
+from control.media.sound import CHANNELS, RATE, SAMPLE_BYTES, SOX_SHAPE, WAV_HEADER, ProgramFailed, run
 
 MAX_BYTES = 20 * 1024 * 1024  # of the file as given; a WAV this size at CD quality is ~2 minutes
 MAX_SECONDS = 3600.0
-RATE = 8000
 DIGEST_CHARS = 16  # of the hex SHA-256: names a version of a recording in its URL
 # A well-formed 20 MiB file converts in a second or two; one that keeps sox busy longer is
 # hostile or broken, and must not hold the caller (an HTTP request, a CLI) forever.
@@ -53,16 +55,16 @@ def sniff(head: bytes) -> str | None:
 
 
 def check_source(source: Path, label: str, max_bytes: int | None = None) -> tuple[list[str], str | None]:
-    """What is wrong with the file before any work is spent on it, and its format. Only WAV
-    and MP3 are taken: sox reads dozens of formats, each parser more surface for a hostile
-    upload to reach."""
+    """What is wrong with the file before any work is spent on it, and its format (what
+    `convert` is given). Only WAV and MP3 are taken: sox reads dozens of formats, each parser
+    more surface for a hostile upload to reach."""
     try:
         st = source.stat()
     except FileNotFoundError:
         return [f"{label}: no such file"], None
     except OSError as exc:
         return [f"{label}: cannot be read ({exc.strerror})"], None
-    if not source.is_file():
+    if not stat.S_ISREG(st.st_mode):
         return [f"{label}: not a file"], None
     if st.st_size == 0:
         return [f"{label}: the file is empty"], None
@@ -81,6 +83,25 @@ def check_source(source: Path, label: str, max_bytes: int | None = None) -> tupl
     return [], kind
 
 
+class WavHeader(NamedTuple):
+    seconds: float
+    native: bool  # already the library's shape, header and all: nothing for sox to do
+
+
+def wav_header(data: bytes) -> WavHeader | None:
+    """What a WAV's header says, or None when it is no WAV this reads (`convert` then judges
+    it as it judges any file). Native is the canonical 44-byte header over 8 kHz 16-bit mono
+    PCM, every byte it counts present and none more: what Asterisk's `wav` format writes."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as w:
+            frames, seconds = w.getnframes(), w.getnframes() / w.getframerate()
+            shape = (w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getcomptype())
+    except (wave.Error, EOFError, ZeroDivisionError):
+        return None
+    native = shape == (RATE, CHANNELS, SAMPLE_BYTES, "NONE") and len(data) == WAV_HEADER + frames * SAMPLE_BYTES
+    return WavHeader(seconds, native)
+
+
 @functools.cache
 def sox_formats() -> frozenset[str]:
     """The file formats this machine's sox reads (`sox -h` lists them); asked once a process."""
@@ -94,15 +115,11 @@ def sox_formats() -> frozenset[str]:
     return frozenset()
 
 
-async def convert(source: Path, target: Path, label: str, max_bytes: int | None = None) -> Converted:
-    """Convert source into target (8 kHz mono 16-bit WAV). Invalid when the file is not audio
-    Asterisk could play, MissingCodec when sox lacks its format; target is then left absent.
-    `label` names the file in messages (an upload's temporary path means nothing to its sender);
-    `max_bytes` is the most the file as given may be (None: MAX_BYTES)."""
-    problems, kind = check_source(source, label, max_bytes)
-    if problems:
-        raise Invalid(problems)
-    assert kind is not None
+async def convert(source: Path, kind: str, target: Path, label: str) -> Converted:
+    """Convert source, of the format check_source found (`kind`), into target. Invalid when the
+    file is not audio Asterisk could play, MissingCodec when sox lacks its format; target is
+    then left absent. `label` names the file in messages (an upload's temporary path means
+    nothing to its sender)."""
     formats = await asyncio.to_thread(sox_formats)
     if not formats:
         raise MissingCodec("sox is not installed on this machine (voicectl install installs it)")
@@ -112,46 +129,40 @@ async def convert(source: Path, target: Path, label: str, max_bytes: int | None 
                            f"cannot read {kind.upper()}: install the Debian package {package} (voicectl install does)")
     try:
         # trim: a long file stops converting just past the limit instead of filling the disk.
-        await _sox("-V1", "-t", kind, str(source), "-t", "wav", "-r", str(RATE), "-c", "1", "-b", "16",
-                   "-e", "signed-integer", str(target), "trim", "0", str(MAX_SECONDS + 1), label=label)
-        converted = await asyncio.to_thread(_measure, target)
-        if converted.seconds <= 0:
-            raise Invalid([f"{label}: has no audio (0 seconds)"])
-        if converted.seconds > MAX_SECONDS:
-            raise Invalid([f"{label}: longer than the {MAX_SECONDS / 60:.0f} minutes a recording may be"])
-        return converted
+        await _sox("-V1", "-t", kind, str(source), "-t", "wav", *SOX_SHAPE, str(target),
+                   "trim", "0", str(MAX_SECONDS + 1), label=label)
+        with wave.open(str(target), "rb") as w:
+            seconds = w.getnframes() / w.getframerate()
+        return await asyncio.to_thread(measure, target, seconds, label)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
 
 
-def _measure(path: Path) -> Converted:
-    with wave.open(str(path), "rb") as w:
-        seconds = w.getnframes() / w.getframerate()
+def measure(path: Path, seconds: float, label: str) -> Converted:
+    """A file in the library's shape lasting `seconds`, as the library stores it: Invalid when
+    it is too short or too long to be a recording. It is put on disk (the caller renames it
+    into place, and the name must not reach the disk before the content)."""
+    if seconds <= 0:
+        raise Invalid([f"{label}: has no audio (0 seconds)"])
+    if seconds > MAX_SECONDS:
+        raise Invalid([f"{label}: longer than the {MAX_SECONDS / 60:.0f} minutes a recording may be"])
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
-        # The caller renames it into place: it must be on disk before the name is.
         os.fsync(f.fileno())
-    return Converted(seconds, path.stat().st_size, digest.hexdigest()[:DIGEST_CHARS])
+        size = os.fstat(f.fileno()).st_size
+    return Converted(seconds, size, digest.hexdigest()[:DIGEST_CHARS])
 
 
 async def _sox(*args: str, label: str) -> None:
-    proc = await asyncio.create_subprocess_exec(*at_normal_priority(["sox", *args]),
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:
-        _, err = await asyncio.wait_for(proc.communicate(), CONVERT_TIMEOUT_S)
+        await run("sox", *args, timeout_s=CONVERT_TIMEOUT_S)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
         raise Invalid([f"{label}: took longer than {CONVERT_TIMEOUT_S:.0f} s to convert"]) from None
-    except BaseException:  # the caller is gone (cancelled): sox must not outlive it
-        if proc.returncode is None:
-            proc.kill()
-        raise
-    if proc.returncode != 0:
-        lines = err.decode(errors="replace").strip().splitlines()
-        why = lines[-1].removeprefix("sox FAIL ") if lines else f"exit status {proc.returncode}"
+    except ProgramFailed as exc:
+        lines = exc.err.splitlines()
+        why = lines[-1].removeprefix("sox FAIL ") if lines else f"exit status {exc.status}"
         why = SOX_QUOTED.sub("the file", why)  # its path: a temporary name means nothing to a sender
-        raise Invalid([f"{label}: not audio sox can read ({why})"])
+        raise Invalid([f"{label}: not audio sox can read ({why})"]) from None

@@ -7,7 +7,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 import click
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from control.errors import Conflict, NotFound
+from control.errors import Conflict
 from control.recordings import service
 from control.recordings.service import RecordingInfo
 from control.settings import Settings
@@ -91,15 +91,6 @@ def recordings_remove(settings: Settings, recording_id: str | None, tenant_id: s
     if recording_id is None and (tenant_id is None or album is None or sort is None):
         raise click.UsageError("give a recording ID, or --tenant, --album and --sort")
 
-    async def work(db: async_sessionmaker) -> RecordingInfo:
-        target = recording_id
-        if target is None:
-            assert tenant_id is not None and album is not None and sort is not None
-            found = await service.find_recording(db, tenant_id, album, sort)
-            if found is None:
-                raise NotFound(f"album {album} of {tenant_id} has no recording at sort {sort}")
-            target = found.id
-        return await service.remove_recording(db, settings.data_dir, target, tenant_id)
-
-    removed = _with_db(settings, work)
+    removed = _with_db(settings, lambda db: service.remove_recording(db, settings.data_dir, recording_id, tenant_id,
+                                                                      album=album, sort=sort))
     click.echo(f"recording {removed.id} removed (album {removed.album} sort {removed.sort} of {removed.tenant_id})")

@@ -12,10 +12,9 @@ from typing import Callable, NamedTuple
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.recordings.service import find_recording
-from control.ttl import MAX_ENTRIES, MISSING, TtlMap
+from control.ttl import BoundedDict, TtlMap
 
 TTL_S = 2.0
-# Callers keying random sort numbers must not grow the table without bound.
 
 Key = tuple[str, int, int]  # tenant id, album, sort
 
@@ -32,21 +31,18 @@ class RecordingIndex:
         self._entries: TtlMap[Key, Entry | None] = TtlMap(ttl_s, clock)
         # Lengths by file name, for the URIs just resolved. A name is one version of one
         # recording's content, so its length never changes and needs no expiry.
-        self._seconds: dict[str, float] = {}
+        self._seconds: BoundedDict[str, float] = BoundedDict()
 
     async def get(self, tenant_id: str, album: int, sort: int) -> Entry | None:
-        key = (tenant_id, album, sort)
-        hit = self._entries.get(key)
-        if hit is not MISSING:
-            return hit  # type: ignore[return-value]
+        # A missing one is kept too: asked again, not read again.
+        return await self._entries.get_or_load((tenant_id, album, sort), lambda: self._load(tenant_id, album, sort))
+
+    async def _load(self, tenant_id: str, album: int, sort: int) -> Entry | None:
         found = await find_recording(self._db, tenant_id, album, sort)
-        entry = Entry(found.file, found.seconds) if found is not None else None
-        self._entries.put(key, entry)  # a missing one too: asked again, not read again
-        if entry is not None:
-            if len(self._seconds) >= MAX_ENTRIES:
-                self._seconds.clear()
-            self._seconds[entry.name] = entry.seconds
-        return entry
+        if found is None:
+            return None
+        self._seconds[found.file] = found.seconds
+        return Entry(found.file, found.seconds)
 
     def forget(self, tenant_id: str, album: int, sort: int) -> None:
         """Drop what is remembered for one slot: this process just changed it (the record

@@ -12,13 +12,11 @@ that cannot be kept for good (no audio, no such tenant) is deleted.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import os
 import re
 import tempfile
 import uuid
-import wave
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple, Protocol
 
@@ -27,14 +25,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from control.errors import Invalid, NotFound
 from control.flow.channel import Take
 from control.flow.ports import KeptRecording
-from control.recordings.audio import MAX_SECONDS, RATE
+from control.media.sound import BYTES_PER_SECOND
+from control.recordings.audio import MAX_SECONDS, wav_header
 from control.recordings.index import RecordingIndex
 from control.recordings.service import add_recording, recordings_dir
 
 log = logging.getLogger(__name__)
 
 # An hour of Asterisk's WAV (8 kHz, 16-bit, mono) and its header: more than an upload may be.
-MAX_TAKE_BYTES = int(MAX_SECONDS * RATE * 2) + 4096
+MAX_TAKE_BYTES = int(MAX_SECONDS * BYTES_PER_SECOND) + 4096
 # A take shorter than this holds nothing said: a caller silent until silence_seconds ended the
 # recording leaves 0.2 s (Asterisk trims the silence that ended it to that), a key pressed at
 # once less. Asterisk's own count is no guide: whole seconds, and 1 for that silent 0.2 s.
@@ -111,13 +110,15 @@ class AriRecordingSink:
         done = False
         try:
             data = await self._ops.stored_recording_file(take.name)
-            seconds = _wav_seconds(data)
-            if seconds is not None and seconds < MIN_TAKE_SECONDS:
-                raise EmptyTake(f"the recording holds {seconds:.1f} s of audio; under {MIN_TAKE_SECONDS:g} s "
+            header = wav_header(data)  # None: no WAV this reads; the library judges it as any file
+            if header is not None and header.seconds < MIN_TAKE_SECONDS:
+                raise EmptyTake(f"the recording holds {header.seconds:.1f} s of audio; under {MIN_TAKE_SECONDS:g} s "
                                 "counts as nothing said")
             tmp = await asyncio.to_thread(_write_temp, directory, data)
+            # Asterisk's `wav` is already the library's shape: moved in as it is, sox spared.
             info = await add_recording(self._db, self._data_dir, tenant_id, album, tmp, name=take.name,
-                                       label=f"recording {take.name}", max_bytes=MAX_TAKE_BYTES)
+                                       label=f"recording {take.name}", max_bytes=MAX_TAKE_BYTES,
+                                       native_seconds=header.seconds if header is not None and header.native else None)
             done = True
         except FOR_GOOD:
             done = True
@@ -162,16 +163,6 @@ class AriRecordingSink:
             await self._ops.delete_stored_recording(take.name)
         except Exception as exc:
             log.warning("could not delete recording %s from Asterisk: %s", take.name, exc or type(exc).__name__)
-
-
-def _wav_seconds(data: bytes) -> float | None:
-    """How long a WAV lasts by its header; None when it is no WAV this reads (the library then
-    judges it as it judges any file)."""
-    try:
-        with wave.open(io.BytesIO(data), "rb") as w:
-            return w.getnframes() / w.getframerate()
-    except (wave.Error, EOFError, ZeroDivisionError):
-        return None
 
 
 def _write_temp(directory: Path, data: bytes) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
@@ -22,7 +21,7 @@ from control.pbx.secrets import PbxSecrets
 from control.settings import Settings
 from control.telephony.admission import GATE
 from control.telephony.ari_http import AriHttp
-from control.telephony.call import CALL_EVENTS, CallSession
+from control.telephony.call import CALL_EVENTS, DERIVED_ID, AriOps, CallSession, hang_up_channel
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +71,17 @@ class AriLink:
         # ARI objects calls made besides their own channels (transfers' far legs, bridges), by
         # id: claimed before they are asked for, so their events are routed to the call.
         self._owned: dict[str, CallSession] = {}
-        self.app = settings.app_name
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: Any = None
         self._http: AriHttp | None = None
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
         self.reconnects = 0
+
+    @property
+    def app(self) -> str:
+        """The Stasis app: the calls' own, and the one their far legs enter (Claims)."""
+        return self._settings.app_name
 
     @property
     def http(self) -> AriHttp | None:
@@ -170,8 +173,8 @@ class AriLink:
         self._owned.pop(object_id, None)
 
     def hang_up_later(self, channel_id: str) -> None:
-        if not self._stopping.is_set():
-            self._later(self._keep_hanging_up(channel_id))
+        if not self._stopping.is_set() and self._http is not None:
+            self._later(self._keep_hanging_up(self._http, channel_id))
 
     # -- the read loop's handler: route, never await ------------------------------------------
     def _dispatch(self, ops: AriHttp, event: dict[str, Any]) -> None:
@@ -189,26 +192,34 @@ class AriLink:
                 # A far leg whose call no longer waits for it (it answered as its call ended):
                 # never an inbound call; nobody would drive it.
                 log.warning("hanging up far leg %s of call %s: its call is over", channel["id"], args[1:2])
-                self._later(self._hang_up_stray(ops, channel["id"]))
+                self._later(self._keep_hanging_up(ops, channel["id"], first_wait=0))
                 return
             session = CallSession(ops, channel, args, event.get("timestamp"), self)
             self._calls[session.id] = session
-            task = asyncio.ensure_future(self._run_call(session))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._later(self._run_call(session))
             return
-        for object_id in _objects_of(event):
-            session = self._calls.get(object_id) or self._owned.get(object_id)
-            if session is not None:
-                session.feed(event)
-                return
+        session = self._owner_of(event)
+        if session is not None:
+            session.feed(event)
 
-    async def _hang_up_stray(self, ops: AriHttp, channel_id: str) -> None:
-        try:
-            await ops.hangup(channel_id)
-        except Exception as exc:
-            if getattr(exc, "status", None) != 404:
-                await self._keep_hanging_up(channel_id)
+    def _owner_of(self, event: dict[str, Any]) -> CallSession | None:
+        """The call that owns an object the event names, looked for in the order most likely
+        owned: its channel (a Dial's peer: the channel dialled), the channel a playback or
+        recording plays to (its target_uri, "channel:<id>"), a bridge."""
+        for key in ("channel", "peer", "caller"):
+            named = event.get(key)
+            if isinstance(named, dict) and (session := self._of(named.get("id"))) is not None:
+                return session
+        media = event.get("playback") or event.get("recording")
+        if media:
+            target = media.get("target_uri", "")
+            if target.startswith("channel:") and (session := self._of(target[len("channel:"):])) is not None:
+                return session
+        bridge = event.get("bridge")
+        return self._of(bridge.get("id")) if isinstance(bridge, dict) else None
+
+    def _of(self, object_id: str | None) -> CallSession | None:
+        return (self._calls.get(object_id) or self._owned.get(object_id)) if object_id else None
 
     async def _run_call(self, session: CallSession) -> None:
         try:
@@ -221,27 +232,19 @@ class AriLink:
                 pass
         finally:
             self._calls.pop(session.id, None)
-            for object_id in session.owned:  # a transfer cut short releases its own; this is a backstop
-                if self._owned.get(object_id) is session:
-                    del self._owned[object_id]
             if not session.left and not self._stopping.is_set():
                 # Its own hang-ups were not confirmed: keep at it, or Asterisk keeps the
                 # channel in Stasis with no one to drive it.
-                self._later(self._keep_hanging_up(session.id))
+                self._later(self._keep_hanging_up(session.ops, session.id))
 
-    async def _keep_hanging_up(self, channel_id: str) -> None:
-        backoff = 1.0
+    async def _keep_hanging_up(self, ops: AriOps, channel_id: str, first_wait: float = 1.0) -> None:
+        """Hang a channel up until Asterisk says it is gone (404), backing off from first_wait."""
+        wait = first_wait
         for _ in range(HANGUP_RETRIES):
-            await self._sleep(backoff)
-            if self._stopping.is_set() or self._http is None:
+            await self._sleep(wait)
+            if self._stopping.is_set() or await hang_up_channel(ops, channel_id):
                 return
-            try:
-                await self._http.hangup(channel_id)
-            except Exception as exc:
-                if getattr(exc, "status", None) == 404:
-                    return
-                log.warning("channel %s: hang-up still failing (%s)", channel_id, exc)
-            backoff = min(backoff * 2, 30.0)
+            wait = min(max(wait * 2, 1.0), 30.0)
         log.error("channel %s: gave up hanging it up; the next reconnect's reconcile will", channel_id)
 
     async def _filter_events(self, ops: AriHttp) -> None:
@@ -263,8 +266,8 @@ class AriLink:
         live = {c["id"]: c for c in await ops.channels()}
         for call_id, session in known.items():
             playback = session.waiting_on_playback
-            state = await ops.playback_state(playback) if playback and call_id in live else "unknown"
-            session.resync(call_id in live, playback, state is not None)
+            ended = playback and call_id in live and await ops.playback_state(playback) is None
+            session.resync(call_id in live, playback if ended else None)
             session.resync_leg(live)
         hung, young = await self._hang_up_orphans(ops, live.values())
         await self._destroy_orphan_bridges(ops)
@@ -285,20 +288,15 @@ class AriLink:
                 again = True
                 continue
             log.warning("hanging up orphaned channel %s", channel["id"])
-            try:
-                await ops.hangup(channel["id"])
-            except Exception as exc:
-                if getattr(exc, "status", None) != 404:
-                    log.warning("hanging up orphaned channel %s failed (%s); will look again", channel["id"], exc)
-                    again = True
-                    continue
+            if await hang_up_channel(ops, channel["id"]) is None:
+                again = True  # not confirmed gone: looked at again
+                continue
             hung.add(channel["id"])
         return hung, again
 
     async def _destroy_orphan_bridges(self, ops: AriHttp) -> None:
         """Transfer bridges of this node's that no call owns (this process restarted under
         them): their channels are orphans too, hung up above; the bridges would stay for ever."""
-        ours = re.compile(re.escape(self._settings.node) + r"-b\d+-")
         try:
             bridges = await ops.bridges()
         except Exception as exc:
@@ -306,7 +304,9 @@ class AriLink:
             return
         for bridge in bridges:
             bridge_id = str(bridge.get("id", ""))
-            if ours.match(bridge_id) and bridge_id not in self._owned:
+            derived = DERIVED_ID.fullmatch(bridge_id)
+            if derived and derived["kind"] == "b" and derived["node"] == self._settings.node \
+                    and bridge_id not in self._owned:
                 log.warning("destroying orphaned bridge %s", bridge_id)
                 try:
                     await ops.destroy_bridge(bridge_id)
@@ -379,22 +379,3 @@ class AriLink:
         except asyncio.TimeoutError:
             pass
 
-
-def _objects_of(event: dict[str, Any]) -> list[str]:
-    """The ids of the objects an event names, the one most likely owned first: its channel (a
-    Dial's peer: the channel dialled), the channel a playback or recording plays to, a bridge."""
-    found = []
-    for key in ("channel", "peer", "caller"):
-        named = event.get(key)
-        if isinstance(named, dict) and named.get("id"):
-            found.append(named["id"])
-    # Playbacks and recordings name their channel in target_uri ("channel:<id>").
-    playback = event.get("playback") or event.get("recording")
-    if playback:
-        target = playback.get("target_uri", "")
-        if target.startswith("channel:"):
-            found.append(target[len("channel:"):])
-    bridge = event.get("bridge")
-    if isinstance(bridge, dict) and bridge.get("id"):
-        found.append(bridge["id"])
-    return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 from urllib.parse import quote
 
 import aiohttp
@@ -20,6 +20,7 @@ KEEPALIVE_S = 10
 MAX_CONNECTIONS = 40
 # Fetching a stored recording's file (up to an hour of audio) gets longer than other requests.
 FILE_TIMEOUT_S = 120
+RAISE = object()  # _send's `missing` by default: a 404 raises AriError like any other failure
 
 
 class AriError(Exception):
@@ -51,21 +52,12 @@ class AriHttp:
     async def stop_playback(self, playback_id: str) -> None:
         """Stop a playback; one that has already ended (404) or is ending as we ask (500 "Could
         not stop playback", seen under load when a key and the prompt's end cross) is stopped."""
-        try:
-            await self._send("DELETE", f"/playbacks/{quote(playback_id)}")
-        except AriError as exc:
-            if exc.status not in (404, 500):
-                raise
+        await self._send("DELETE", f"/playbacks/{quote(playback_id)}", missing=None, gone=(404, 500))
 
     async def playback_state(self, playback_id: str) -> str | None:
         """"queued", "playing"... as Asterisk has it; None once Asterisk no longer has it."""
-        try:
-            found = await self._send("GET", f"/playbacks/{quote(playback_id)}")
-        except AriError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return str((found or {}).get("state", "playing"))
+        found = await self._send("GET", f"/playbacks/{quote(playback_id)}", missing=None)
+        return None if found is None else str(found.get("state", "playing"))
 
     async def record(self, channel_id: str, name: str, *, max_seconds: int, silence_seconds: int | None,
                      terminate_on: str | None, beep: bool) -> None:
@@ -79,28 +71,15 @@ class AriHttp:
     async def live_recording(self, name: str) -> dict[str, Any] | None:
         """A recording under way (or just ended: state "done", "failed"...) as Asterisk has it;
         None once Asterisk no longer has it live."""
-        try:
-            return await self._send("GET", f"/recordings/live/{quote(name)}")
-        except AriError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return await self._send("GET", f"/recordings/live/{quote(name)}", missing=None)
 
     async def stop_recording(self, name: str) -> None:
         """End a live recording and store what it has; one already over (404) is stopped."""
-        try:
-            await self._send("POST", f"/recordings/live/{quote(name)}/stop")
-        except AriError as exc:
-            if exc.status != 404:
-                raise
+        await self._send("POST", f"/recordings/live/{quote(name)}/stop", missing=None)
 
     async def cancel_recording(self, name: str) -> None:
         """End a live recording and throw it away; one already over (404) is left as it is."""
-        try:
-            await self._send("DELETE", f"/recordings/live/{quote(name)}")
-        except AriError as exc:
-            if exc.status != 404:
-                raise
+        await self._send("DELETE", f"/recordings/live/{quote(name)}", missing=None)
 
     async def stored_recordings(self) -> list[str]:
         """The names of every recording Asterisk has stored (a take in progress among them)."""
@@ -108,30 +87,16 @@ class AriHttp:
 
     async def stored_recording(self, name: str) -> dict[str, Any] | None:
         """A finished recording's details ({"name", "format"}), or None when Asterisk has none."""
-        try:
-            return await self._send("GET", f"/recordings/stored/{quote(name)}")
-        except AriError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return await self._send("GET", f"/recordings/stored/{quote(name)}", missing=None)
 
     async def stored_recording_file(self, name: str) -> bytes:
         """A finished recording's file, as Asterisk stored it (no disk is shared with it). An
         hour of 8 kHz WAV is 58 MB: the request may take longer than the others."""
-        path = f"/recordings/stored/{quote(name)}/file"
-        async with self._session.get(self._base + path, timeout=aiohttp.ClientTimeout(total=FILE_TIMEOUT_S)) as resp:
-            data = await resp.read()
-            if resp.status >= 300:
-                raise AriError(resp.status, "GET", path, data.decode(errors="replace"))
-            return data
+        return await self._send("GET", f"/recordings/stored/{quote(name)}/file", timeout=FILE_TIMEOUT_S, raw=True)
 
     async def delete_stored_recording(self, name: str) -> None:
         """Delete a finished recording from Asterisk; one already gone (404) is deleted."""
-        try:
-            await self._send("DELETE", f"/recordings/stored/{quote(name)}")
-        except AriError as exc:
-            if exc.status != 404:
-                raise
+        await self._send("DELETE", f"/recordings/stored/{quote(name)}", missing=None)
 
     async def originate(self, endpoint: str, channel_id: str, *, app: str, app_args: str, caller_id: str,
                         timeout: int, originator: str) -> None:
@@ -159,11 +124,7 @@ class AriHttp:
 
     async def destroy_bridge(self, bridge_id: str) -> None:
         """Destroy a bridge (channels still in it stay in Stasis); one already gone (404) is destroyed."""
-        try:
-            await self._send("DELETE", f"/bridges/{quote(bridge_id)}")
-        except AriError as exc:
-            if exc.status != 404:
-                raise
+        await self._send("DELETE", f"/bridges/{quote(bridge_id)}", missing=None)
 
     async def bridges(self) -> list[dict[str, Any]]:
         return await self._send("GET", "/bridges")
@@ -183,11 +144,21 @@ class AriHttp:
         await self._send("PUT", f"/applications/{quote(app)}/eventFilter",
                          body={"allowed": [{"type": t} for t in types]})
 
-    async def _send(self, method: str, path: str, params: dict[str, str] | None = None,
-                    body: Any = None) -> Any:
-        async with self._session.request(method, self._base + path, params=params, json=body) as resp:
+    async def _send(self, method: str, path: str, params: dict[str, str] | None = None, body: Any = None, *,
+                    missing: Any = RAISE, gone: Collection[int] = (404,), timeout: float | None = None,
+                    raw: bool = False) -> Any:
+        """One request: a GET's JSON (raw: the body's bytes), else None. An answer with a
+        status in `gone` (Asterisk has no such thing) returns `missing`, when given; any other
+        failure raises AriError. timeout: seconds, when not the session's own."""
+        async with self._session.request(
+                method, self._base + path, params=params, json=body,
+                timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._session.timeout) as resp:
             # Read the body even when unused: an unread body keeps the connection out of the pool.
-            text = await resp.text()
+            data = await resp.read()
             if resp.status >= 300:
-                raise AriError(resp.status, method, path, text)
-            return json.loads(text) if method == "GET" and text else None
+                if missing is not RAISE and resp.status in gone:
+                    return missing
+                raise AriError(resp.status, method, path, data.decode(errors="replace"))
+            if raw:
+                return data
+            return json.loads(data) if method == "GET" and data else None

@@ -17,8 +17,13 @@ from datetime import datetime
 from typing import Any, Callable, Collection, Protocol, Sequence
 
 from control.clock import now
-from control.flow.channel import CallerHungUp, DialTarget, Take, TakeEnd, TransferOutcome, TransferStatus
+from control.flow.channel import CallerHungUp, DialTarget, Take, TransferOutcome
 from control.recordings.sink import take_name
+from control.settings import Settings
+from control.telephony import takes
+from control.telephony.leg import CALLER_ID_NOT, FarLeg
+from control.telephony.takes import (LIVE_STATES, RECORDING_AFTER_HANGUP_S, RECORDING_CHECK_S, RECORDING_EVENTS,
+                                     RECORDING_MARGIN_S)
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +35,6 @@ PLAYBACK_CHECK_S = 15.0
 PLAYBACK_MARGIN_S = 3.0
 # Hang-up is confirmed: this many DELETEs, each followed by a wait for the channel to leave.
 HANGUP_ATTEMPTS = 6
-RECORDING_EVENTS = ("RecordingStarted", "RecordingFinished", "RecordingFailed")
-# A recording with no RecordingFinished by max_seconds plus this margin (counted from its
-# RecordingStarted, or from the request, beep included, when that was missed) is checked with
-# Asterisk, and again every RECORDING_CHECK_S: a missed event must not keep the caller waiting.
-RECORDING_MARGIN_S = 5.0
-RECORDING_CHECK_S = 5.0
-# After a hang-up mid-recording, how long its RecordingFinished is waited for (Asterisk may send
-# it after the channel's StasisEnd, or not at all) before Asterisk is asked for the recording.
-RECORDING_AFTER_HANGUP_S = 1.0
-LIVE_STATES = ("queued", "recording", "paused")
 # Every event type _pump reacts to; AriLink has Asterisk filter out all others. "Dial" tells
 # how a transfer's far leg is doing before it answers (its StasisStart says it answered).
 CALL_EVENTS = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", *RECORDING_EVENTS, *sorted(GONE_EVENTS),
@@ -55,12 +50,35 @@ LEG_HANGUP_ATTEMPTS = 3
 LEG_GONE_WAIT_S = 1.0
 # A leg whose Dial said ANSWER as the ring time ran out gets this long for its StasisStart.
 ANSWER_GRACE_S = 3.0
-# Dial statuses that end a dial unanswered (ANSWER is followed by the leg's StasisStart).
-DIAL_ENDED = frozenset({"BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL", "DONTCALL", "TORTURE",
-                        "INVALIDARGS"})
-BUSY_CAUSE = 17  # Q.850 "user busy" (SIP 486)
-NO_ANSWER_CAUSES = frozenset({18, 19})  # "no user responding", "no answer from user"
-CALLER_ID_NOT = re.compile(r"[^0-9A-Za-z+*#]")
+# The ids derived_id makes: a transfer's far leg (kind "t") and its bridge ("b").
+DERIVED_ID = re.compile(r"(?:(?P<node>.+)-)?(?P<kind>[a-z])(?P<n>[0-9]+)-(?P<rest>[^-]+)")
+
+
+def derived_id(call_id: str, kind: str, n: int) -> str:
+    """An id for the call's n-th object of a kind, node-qualified like the call's own: for
+    `<node>-<epoch>.<n>`, `<node>-t1-<epoch>.<n>`. Never the call's id with something
+    appended: Asterisk finds channels by id prefix, and would take one for the other."""
+    node, sep, rest = call_id.rpartition("-")
+    return f"{node}{sep}{kind}{n}-{rest}"
+
+
+async def hang_up_channel(ops: "AriOps", channel_id: str, reason: str = "normal") -> bool | None:
+    """One DELETE of a channel: True when Asterisk says it is gone already (404), False when it
+    took the request, None when the request failed (logged; the caller retries or gives up)."""
+    try:
+        await ops.hangup(channel_id, reason)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404:
+            return True
+        log.warning("channel %s: hang-up failed (%s)", channel_id, exc or type(exc).__name__)
+        return None
+    return False
+
+
+def _refused(exc: BaseException) -> bool:
+    """Asterisk answered the request with an error status (it said no); otherwise it was
+    unreachable, and the call's handler decides."""
+    return getattr(exc, "status", None) is not None
 
 
 class AriOps(Protocol):
@@ -98,7 +116,9 @@ class Claims(Protocol):
     leg, its bridge), BEFORE asking Asterisk for them, so that every event naming them reaches
     the call (implemented by telephony/ari.py's AriLink)."""
 
-    app: str  # the Stasis app a far leg enters when it answers
+    @property
+    def app(self) -> str:
+        """The Stasis app a far leg enters when it answers."""
 
     def claim(self, object_id: str, session: "CallSession") -> None: ...
     def release(self, object_id: str) -> None: ...
@@ -109,7 +129,7 @@ class Claims(Protocol):
 class Unclaimed:
     """Claims for a session on its own (unit tests): no router to tell."""
 
-    app = "voicectl"
+    app = Settings.app_name
 
     def claim(self, object_id: str, session: "CallSession") -> None:
         return None
@@ -119,48 +139,6 @@ class Unclaimed:
 
     def hang_up_later(self, channel_id: str) -> None:
         return None
-
-
-@dataclass
-class _Leg:
-    """A transfer's far leg as its events tell it."""
-
-    id: str
-    started_at: datetime
-    requested: bool = False  # Asterisk took the dial: the channel exists until it is destroyed
-    dialstatus: str = ""
-    answered_at: datetime | None = None  # its StasisStart came
-    left: bool = False  # its StasisEnd came
-    destroyed: bool = False
-    cause: int | None = None
-    cause_text: str | None = None
-    sip_code: int | None = None
-    ended_at: datetime | None = None
-    hung_up_by: str | None = None  # "caller" or "platform" when the platform ended it
-    timed_out: bool = False
-    error: str | None = None
-
-    @property
-    def over(self) -> bool:
-        return self.destroyed or self.left or (self.answered_at is None and self.dialstatus in DIAL_ENDED)
-
-    def status(self) -> TransferStatus:
-        if self.error is not None:
-            return "failed"
-        if self.answered_at is not None:
-            return "answered"
-        if self.dialstatus == "BUSY" or self.cause == BUSY_CAUSE:
-            return "busy"
-        if (self.timed_out or self.hung_up_by == "caller" or self.dialstatus == "NOANSWER"
-                or self.cause in NO_ANSWER_CAUSES):
-            return "no answer"
-        return "failed"
-
-    def outcome(self) -> TransferOutcome:
-        return TransferOutcome(self.status(), self.id, self.cause, self.cause_text, self.sip_code, self.started_at,
-                               self.answered_at, self.ended_at or now(),
-                               self.hung_up_by or ("platform" if self.error and not self.requested else "far end"),
-                               self.error)
 
 
 @dataclass
@@ -187,8 +165,9 @@ class CallSession:
         self._playback: str | None = None
         self._playback_done = False
         self._seen_playing = False  # Asterisk reported the current playback "playing"
-        # The one recording this call waits on: when Asterisk said it started, and its end
-        # (the RecordingFinished or RecordingFailed event, or what a check found instead).
+        # The one recording this call waits on: when Asterisk said it started (or a check found
+        # it under way, its RecordingStarted missed), and its end (the RecordingFinished or
+        # RecordingFailed event, or what a check found instead).
         self._recording: str | None = None
         self._recording_started: float | None = None
         self._recording_end: dict[str, Any] | None = None
@@ -199,8 +178,9 @@ class CallSession:
         # when the answer to the request was lost on the way.
         self._hangup_asked = False
         self._left_stasis = asyncio.Event()
-        # The transfer under way (its far leg and bridge), and how many this call has made.
-        self._leg: _Leg | None = None
+        # The transfer under way (its far leg, and its bridge once asked for), and how many
+        # transfers this call has made.
+        self._leg: FarLeg | None = None
         self._bridge: str | None = None
         self._transfers = 0
         # Told of each far leg just before it is dialled (leg id, target, caller id, when): the
@@ -317,33 +297,34 @@ class CallSession:
             except CallerHungUp:
                 raise
             except Exception as exc:
-                if getattr(exc, "status", None) is None:
-                    raise  # Asterisk unreachable: the call's handler decides
+                if not _refused(exc):
+                    raise
                 log.warning("call %s: Asterisk refused to record: %s", self.id, exc)
                 return Take(name, None, "failed", str(exc))
             requested = True
             asked = time.monotonic()
-            # Until RecordingStarted says when recording began: the beep comes first.
-            check_at = asked + 2.0 + max_seconds + RECORDING_MARGIN_S
-            started: float | None = None
+            next_check = 0.0  # after a check, the next one comes RECORDING_CHECK_S later at the soonest
             while self._recording_end is None:
-                await self._pump(max(check_at - time.monotonic(), 0))
-                if started is None and self._recording_started is not None:
-                    started = self._recording_started
-                    check_at = started + max_seconds + RECORDING_MARGIN_S
-                if self._recording_end is None and self._left_stasis.is_set():
+                if self._left_stasis.is_set():
                     # Gone without the caller hanging up (the platform's own hang-up, at
                     # shutdown): Asterisk may never send the recording's end now.
                     return await self._take_after_hang_up(name)
-                if self._recording_end is None and time.monotonic() >= check_at:
-                    started = await self._check_recording(name, started)
-                    check_at = max((started or 0) + max_seconds + RECORDING_MARGIN_S,
-                                   time.monotonic() + RECORDING_CHECK_S)
+                # Until RecordingStarted says when recording began, counted from the request
+                # and the beep before it.
+                began = self._recording_started or (asked + 2.0)
+                check_at = max(began + max_seconds + RECORDING_MARGIN_S, next_check)
+                if time.monotonic() < check_at:
+                    await self._pump(check_at - time.monotonic())
+                else:
+                    await self._check_recording(name)
+                    next_check = time.monotonic() + RECORDING_CHECK_S
             # A DTMF event that crossed the finish on its way is applied before judging.
             while not self._events.empty():
                 self._apply(self._events.get_nowait())
             self._raise_if_gone()  # it ended because the caller went: a hang-up's take
-            return self._take(name, max_seconds, silence_seconds, terminate_on, started or asked)
+            return takes.take(self._recording_end, name, max_seconds=max_seconds, silence_seconds=silence_seconds,
+                              terminate_on=terminate_on, elapsed=time.monotonic() - (self._recording_started or asked),
+                              digits=self._digits)
         except CallerHungUp:
             if not requested:
                 raise
@@ -357,34 +338,11 @@ class CallSession:
             self._recording = None
             self._digits.clear()  # keys pressed during it (its terminator too) were meant for it
 
-    def _take(self, name: str, max_seconds: float, silence_seconds: float | None, terminate_on: str | None,
-              started: float) -> Take:
-        end = self._recording_end or {}
-        recording = end.get("recording", {})
-        if end.get("type") == "RecordingFailed":
-            return Take(name, None, "failed", str(recording.get("cause") or "Asterisk gave no cause"))
-        elapsed = time.monotonic() - started
-        ended_by: TakeEnd
-        if terminate_on is not None and terminate_on in self._digits:
-            ended_by = "key"
-        elif silence_seconds is not None and elapsed < max_seconds - 0.5:
-            ended_by = "silence"
-        else:
-            ended_by = "max"
-        return Take(name, _seconds(recording), ended_by)
-
     async def _take_after_hang_up(self, name: str) -> Take:
         """The caller hung up during the recording: wait a moment for Asterisk's word on it,
         then ask for it. A take is returned whenever a file may be there to keep."""
-        deadline = time.monotonic() + RECORDING_AFTER_HANGUP_S
-        while self._recording_end is None and time.monotonic() < deadline:
-            try:
-                await self._pump(deadline - time.monotonic())
-            except CallerHungUp:
-                pass
-        end = self._recording_end or {}
-        # Only a finish's length is believed: a hang-up may be reported as a failure with none.
-        seconds = _seconds(end.get("recording", {})) if end.get("type") == "RecordingFinished" else None
+        await self._pump_until(lambda: self._recording_end is not None, RECORDING_AFTER_HANGUP_S)
+        take = takes.after_hang_up(self._recording_end, name)
         try:
             live = await self.ops.live_recording(name)
             if live is not None and live.get("state") in LIVE_STATES:
@@ -396,14 +354,13 @@ class CallSession:
         if stored is None:
             log.info("call %s: the caller hung up; Asterisk stored nothing of recording %s", self.id, name)
             raise CallerHungUp()
-        return Take(name, seconds, "hangup")
+        return take
 
-    async def _check_recording(self, name: str, started: float | None) -> float | None:
+    async def _check_recording(self, name: str) -> None:
         """No RecordingFinished by max_seconds and a margin: ask Asterisk. A recording no
-        longer live has ended (stored: finished; not: failed). One still queued, or recording
-        with its RecordingStarted missed, is given max_seconds from now (returned as when it
-        started); one recording for longer than that is stuck, and stopped (what it has is
-        kept)."""
+        longer live has ended (stored: finished; not: failed). One still queued is left to
+        begin; one recording with its RecordingStarted missed is counted from now; one
+        recording for longer than that is stuck, and stopped (what it has is kept)."""
         try:
             live = await self.ops.live_recording(name)
             if live is None:
@@ -416,16 +373,15 @@ class CallSession:
                 kind = "RecordingFinished" if live.get("state") == "done" else "RecordingFailed"
                 self._recording_end = {"type": kind, "recording": live}
             elif live.get("state") != "recording":
-                return started  # queued (or paused): not begun yet
-            elif started is None:
-                return time.monotonic()  # its RecordingStarted was missed: counted from now
+                return  # queued (or paused): not begun yet
+            elif self._recording_started is None:
+                self._recording_started = time.monotonic()
             else:
                 log.warning("call %s: recording %s runs past its length; stopping it", self.id, name)
                 await self.ops.stop_recording(name)
                 self._recording_end = {"type": "RecordingFinished", "recording": {"name": name}}
         except Exception as exc:
             log.warning("call %s: could not check recording %s: %s", self.id, name, exc)
-        return started
 
     async def transfer(self, target: DialTarget, *, caller_id: str, timeout: float) -> TransferOutcome:
         """Dial target and bridge the caller with it (see Channel.transfer). The far leg
@@ -436,15 +392,14 @@ class CallSession:
         the claims released and the keys pressed meanwhile forgotten."""
         self._raise_if_gone()
         self._transfers += 1
-        leg = self._leg = _Leg(self._derived_id("t"), now())
-        bridge = self._derived_id("b")
+        leg = self._leg = FarLeg(derived_id(self.id, "t", self._transfers), now())
         self._claims.claim(leg.id, self)
         # Before the request: a far leg dialled is a call of its own, recorded even if this
         # process dies while it rings or talks.
         self.on_dial(leg.id, target, caller_id, leg.started_at)
         caller_left = False
         try:
-            await self._dial(leg, bridge, target.endpoint, caller_id, timeout)
+            await self._dial(leg, target.endpoint, caller_id, timeout)
         except CallerHungUp:
             caller_left = True
         finally:
@@ -452,21 +407,21 @@ class CallSession:
             # A caller the platform hung up (shutdown) did not leave: the platform ended the leg.
             by = "caller" if caller_left and self.ended_by_platform is None and \
                 (self.hangup_info is None or self.hangup_info.by != "platform") else "platform"
-            await asyncio.shield(self._end_transfer(leg, bridge, by))
+            await asyncio.shield(self._end_transfer(leg, by))
         outcome = leg.outcome()
         if caller_left:
             raise CallerHungUp(transfer=outcome)
         return outcome
 
-    async def _dial(self, leg: _Leg, bridge: str, endpoint: str, caller_id: str, timeout: float) -> None:
+    async def _dial(self, leg: FarLeg, endpoint: str, caller_id: str, timeout: float) -> None:
         number = CALLER_ID_NOT.sub("", caller_id)[:40]
         try:
             await self.ops.originate(endpoint, leg.id, app=self._claims.app, app_args=f"leg,{self.id}",
                                      caller_id=f"<{number}>" if number else "",
                                      timeout=math.ceil(timeout) + DIAL_BACKSTOP_S, originator=self.id)
         except Exception as exc:
-            if getattr(exc, "status", None) is None:
-                raise  # Asterisk unreachable: the call's handler decides
+            if not _refused(exc):
+                raise
             leg.error = f"Asterisk refused the dial: {exc}"
             log.warning("call %s: transfer to %s: %s", self.id, endpoint, leg.error)
             return
@@ -487,7 +442,7 @@ class CallSession:
             await self._pump(deadline - loop.time())
         if ringing:
             await self._ringback(False)
-        if leg.answered_at is None or not await self._join(leg, bridge):
+        if leg.answered_at is None or not await self._join(leg):
             return
         while not leg.over:
             self._raise_if_caller_gone()
@@ -501,21 +456,21 @@ class CallSession:
         except CallerHungUp:
             raise
         except Exception as exc:
-            if getattr(exc, "status", None) is None:
+            if not _refused(exc):
                 raise
             log.info("call %s: ringback %s refused: %s", self.id, "start" if on else "stop", exc)
             return False
         return True
 
-    async def _join(self, leg: _Leg, bridge: str) -> bool:
+    async def _join(self, leg: FarLeg) -> bool:
         """Bridge the caller with the answered leg; False (the leg failed) when Asterisk refuses."""
+        bridge = self._bridge = derived_id(self.id, "b", self._transfers)
         self._claims.claim(bridge, self)
-        self._bridge = bridge
         try:
             await self.ops.create_bridge(bridge)
             await self.ops.add_to_bridge(bridge, [self.id, leg.id])
         except Exception as exc:
-            if getattr(exc, "status", None) is None:
+            if not _refused(exc):
                 raise
             if not leg.over:  # a far end gone at once leaves nothing to bridge: that is no failure
                 leg.error = f"could not bridge the caller with the far end: {exc}"
@@ -523,7 +478,8 @@ class CallSession:
             return False
         return True
 
-    async def _end_transfer(self, leg: _Leg, bridge: str, by: str) -> None:
+    async def _end_transfer(self, leg: FarLeg, by: str) -> None:
+        bridge = self._bridge
         try:
             if leg.requested and not leg.over:
                 leg.hung_up_by = leg.hung_up_by or by
@@ -531,8 +487,8 @@ class CallSession:
             if leg.requested and not leg.destroyed and leg.cause is None:
                 # Its cause comes with ChannelDestroyed (after a Dial status), or came with its
                 # ChannelHangupRequest (a leg that left Stasis may get no ChannelDestroyed).
-                await self._wait_leg(leg, LEG_CAUSE_WAIT_S, lambda: leg.destroyed)
-            if self._bridge == bridge:
+                await self._pump_until(lambda: leg.destroyed, LEG_CAUSE_WAIT_S)
+            if bridge is not None:
                 try:
                     await self.ops.destroy_bridge(bridge)  # the caller, if still there, stays in Stasis
                 except Exception as exc:
@@ -544,56 +500,22 @@ class CallSession:
         finally:
             leg.ended_at = leg.ended_at or now()
             self._claims.release(leg.id)
-            self._claims.release(bridge)
-            self._leg = None
-            self._bridge = None
+            if bridge is not None:
+                self._claims.release(bridge)
+            self._leg = self._bridge = None
             self._digits.clear()  # keys pressed while ringing or talking were not for the IVR
 
-    async def _hang_up_leg(self, leg: _Leg) -> None:
+    async def _hang_up_leg(self, leg: FarLeg) -> None:
         for _ in range(LEG_HANGUP_ATTEMPTS):
-            try:
-                await self.ops.hangup(leg.id)
-            except Exception as exc:
-                if getattr(exc, "status", None) == 404:
-                    leg.destroyed = True
-                    return
-                log.warning("call %s: hanging up leg %s failed (%s)", self.id, leg.id, exc)
-            await self._wait_leg(leg, LEG_GONE_WAIT_S, lambda: leg.over)
+            if await hang_up_channel(self.ops, leg.id):
+                leg.destroyed = True
+                return
+            await self._pump_until(lambda: leg.over, LEG_GONE_WAIT_S)
             if leg.over:
                 return
         log.error("call %s: leg %s still up after %d hang-ups; the ARI link keeps at it", self.id, leg.id,
                   LEG_HANGUP_ATTEMPTS)
         self._claims.hang_up_later(leg.id)
-
-    async def _wait_leg(self, leg: _Leg, timeout: float, done: Any) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not done() and loop.time() < deadline:
-            try:
-                await self._pump(deadline - loop.time())
-            except CallerHungUp:
-                pass
-
-    def _apply_leg(self, leg: _Leg, event: dict[str, Any]) -> None:
-        kind = event["type"]
-        if kind == "Dial":
-            leg.dialstatus = str(event.get("dialstatus") or "") or leg.dialstatus
-        elif kind == "StasisStart":
-            leg.answered_at = leg.answered_at or now()
-        elif kind == "StasisEnd":
-            leg.left = True
-        elif kind in ("ChannelHangupRequest", "ChannelDestroyed"):
-            cause, tech = event.get("cause"), event.get("tech_cause")
-            # A soft hang-up's `cause` is a flag, not Q.850; the destroyed channel's cause wins.
-            if isinstance(cause, int) and cause and not event.get("soft") and \
-                    (kind == "ChannelDestroyed" or leg.cause is None):
-                leg.cause, leg.cause_text = cause, event.get("cause_txt") or leg.cause_text
-            if isinstance(tech, int) and tech:
-                leg.sip_code = tech
-            if kind == "ChannelDestroyed" or event.get("lost"):
-                leg.destroyed = True
-        if leg.over and leg.ended_at is None:
-            leg.ended_at = now()
 
     def _raise_if_caller_gone(self) -> None:
         """During a transfer the caller's channel going ends it, whoever hung it up (the
@@ -601,23 +523,11 @@ class CallSession:
         if self.hangup_info is not None or self._left_stasis.is_set():
             raise CallerHungUp()
 
-    def _derived_id(self, kind: str) -> str:
-        """An id for an object of this call's, node-qualified like the call's own: for
-        `<node>-<epoch>.<n>`, `<node>-t1-<epoch>.<n>`. Never the call's id with something
-        appended: Asterisk finds channels by id prefix, and would take one for the other."""
-        node, sep, rest = self.id.rpartition("-")
-        return f"{node}{sep}{kind}{self._transfers}-{rest}"
-
     def resync_leg(self, live: Collection[str]) -> None:
         """After the ARI websocket came back: a far leg Asterisk no longer has is gone."""
         leg = self._leg
         if leg is not None and leg.requested and not leg.destroyed and leg.id not in live:
             self.feed({"type": "ChannelDestroyed", "channel": {"id": leg.id}, "lost": True})
-
-    @property
-    def owned(self) -> list[str]:
-        """The ARI objects besides its channel this call has claimed now (a leg, a bridge)."""
-        return [i for i in ((self._leg.id if self._leg else None), self._bridge) if i]
 
     async def hangup(self) -> None:
         """Ask Asterisk to hang up; ensure_gone() confirms it (and retries a failed request)."""
@@ -625,17 +535,10 @@ class CallSession:
             await self._try_hangup("normal")
 
     async def end(self, reason: str) -> None:
-        """End the call from outside its IVR (the node is shutting down): a transfer's far leg
-        is hung up too (the transfer, seeing the caller go, confirms it and removes the bridge)."""
+        """End the call from outside its IVR (the node is shutting down). A transfer under way,
+        seeing its caller go, hangs up its far leg and removes the bridge."""
         self.ended_by_platform = reason
-        leg = self._leg
-        await self.hangup()  # first: the transfer then sees its caller gone, whatever ends first
-        if leg is not None and leg.requested and not leg.over:
-            leg.hung_up_by = leg.hung_up_by or "platform"
-            try:
-                await self.ops.hangup(leg.id)
-            except Exception as exc:
-                log.warning("call %s: hanging up leg %s at shutdown failed: %s", self.id, leg.id, exc)
+        await self.hangup()
 
     # -- used by the inbound handler -----------------------------------------------------------
     async def answer(self) -> None:
@@ -665,25 +568,24 @@ class CallSession:
         """One DELETE; True when Asterisk says the channel is already gone (404). The call
         counts as hung up by the platform only once Asterisk has taken the request."""
         self._hangup_asked = True
-        try:
-            await self.ops.hangup(self.id, reason)
-        except Exception as exc:
-            if getattr(exc, "status", None) == 404:
-                self._left_stasis.set()
-                return True
-            log.warning("call %s: hang-up request failed (%s); will retry", self.id, exc or type(exc).__name__)
-            return False
-        if self.hangup_info is None:
+        gone = await hang_up_channel(self.ops, self.id, reason)
+        if gone:
+            self._left_stasis.set()
+        elif gone is False and self.hangup_info is None:
             self.hangup_info = Hangup(16, "Normal Clearing", "platform")
-        return False
+        return bool(gone)
 
     async def wait_left(self, timeout: float) -> None:
         """Drain events until the channel has left Stasis (so the hang-up cause is known)."""
+        await self._pump_until(self._left_stasis.is_set, timeout)
+
+    async def _pump_until(self, done: Callable[[], bool], timeout: float) -> None:
+        """Apply the call's events until done() or timeout, the caller gone or not."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not self._left_stasis.is_set() and loop.time() < deadline:
+        while not done() and (remaining := deadline - loop.time()) > 0:
             try:
-                await self._pump(deadline - loop.time())
+                await self._pump(remaining)
             except CallerHungUp:
                 pass
 
@@ -708,7 +610,7 @@ class CallSession:
             # Another channel's: the transfer's far leg, or a late one of an earlier leg. Its
             # keys, its StasisStart, its hang-up are never the caller's.
             if self._leg is not None and subject == self._leg.id:
-                self._apply_leg(self._leg, event)
+                self._leg.apply(event)
             return
         kind = event["type"]
         if kind == "ChannelDtmfReceived":
@@ -719,7 +621,7 @@ class CallSession:
         elif kind in RECORDING_EVENTS:
             if event.get("recording", {}).get("name") == self._recording and self._recording is not None:
                 if kind == "RecordingStarted":
-                    self._recording_started = time.monotonic()
+                    self._recording_started = self._recording_started or time.monotonic()
                 else:
                     self._recording_end = event
         elif kind in GONE_EVENTS:
@@ -754,14 +656,14 @@ class CallSession:
             self._playback_done = True
         return PLAYBACK_CHECK_S
 
-    def resync(self, channel_alive: bool, checked: str | None = None, playback_alive: bool | None = None) -> None:
+    def resync(self, alive: bool, finished: str | None = None) -> None:
         """After the ARI websocket came back: events missed while it was down are made up.
-        checked: the playback whose life was asked about; only its own finish is made up
-        (another may have started while the question was on its way)."""
-        if not channel_alive:
+        finished: a playback Asterisk no longer has; only the finish of the one still waited
+        on is made up (another may have started while the question was on its way)."""
+        if not alive:
             self.lost()
-        elif playback_alive is False and checked is not None and checked == self._playback:
-            self.feed({"type": "PlaybackFinished", "playback": {"id": checked}})
+        elif finished is not None and finished == self._playback:
+            self.feed({"type": "PlaybackFinished", "playback": {"id": finished}})
 
     def setup_ms(self) -> float:
         """How long the call has waited since its channel was created (the INVITE): the part
@@ -824,9 +726,3 @@ def _subject(event: dict[str, Any]) -> str | None:
     named = event.get("channel") or event.get("peer")
     return named.get("id") if isinstance(named, dict) else None
 
-
-def _seconds(recording: dict[str, Any]) -> float | None:
-    """A LiveRecording's length as Asterisk counts it (whole seconds, and not the file's: a
-    recording silence ended, trimmed to 0.2 s, was said to last 1), when it says."""
-    duration = recording.get("duration")
-    return float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None

@@ -102,9 +102,9 @@ class InboundCalls:
                 reason = f"refused: {refused}"
                 await self._fail(session, reason)
                 return
-            route = await self._routes.get(session.dialled)
-            if route is None and session.to_user and session.to_user != session.dialled:
-                route = await self._routes.get(session.to_user)
+            # A To header's user is only passed for exten "s" (a registered contact), which is
+            # no number: the dialplan (extensions.conf.j2) passes none for a dialled number.
+            route = await self._routes.get(session.to_user or session.dialled)
             if route is not None:
                 record = replace(record, tenant_id=route.tenant_id)
             if route is None or route.ivr is None:

@@ -15,15 +15,16 @@ settings, its numbers and the trunks.
 - Everything is checked after `${variable}` expansion: a webhook's variables cannot send a
   call anywhere the tenant's settings do not allow. A refused target is never dialled.
 
-What a tenant may dial is read once per tenant every TTL_S (one read of the tenant, its
-numbers and the trunks), like inbound routes (control/ivrs/routes.py): a burst of transfers
-costs no database round trip, and a change made with the CLI reaches calls within TTL_S.
+What a tenant may dial is read once per tenant every TTL_S (one read of the tenant with its
+outbound trunk, and of its numbers when it has set no countries), like inbound routes
+(control/ivrs/routes.py): a burst of transfers costs no database round trip, and a change made
+with the CLI reaches calls within TTL_S.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 import phonenumbers
 from sqlalchemy import select
@@ -33,9 +34,10 @@ from control.flow.dial import PhoneTarget, is_sip, parse_phone, parse_sip
 from control.flow.channel import DialTarget
 from control.flow.ports import TransferRefused
 from control.store.models import Number, Tenant, Trunk
-from control.ttl import MISSING, TtlMap
+from control.ttl import TtlMap
 
 TTL_S = 2.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,10 @@ class TrunkTarget:
 class DialPolicy:
     """What one tenant's transfers may dial."""
 
-    outbound_trunk: str | None
+    outbound_trunk: str | None  # its name, as set on the tenant
     allowed: frozenset[str]  # regions ("US") and calling codes ("44": every region sharing it)
     countries_set: bool  # set on the tenant (else: its numbers' regions)
-    trunks: tuple[TrunkTarget, ...]
+    outbound: TrunkTarget | None  # that trunk; None when none is set, or it no longer exists
 
 
 # Numbers whose cost the callee sets (or that follow someone anywhere): the classic fraud targets.
@@ -75,19 +77,19 @@ def regions_of(numbers: Iterable[str]) -> frozenset[str]:
 
 async def load_policy(db: async_sessionmaker, tenant_id: str) -> DialPolicy:
     async with db() as session:
-        found = (await session.execute(select(Tenant.outbound_trunk, Tenant.allowed_countries)
-                                       .where(Tenant.id == tenant_id))).first()
+        found = (await session.execute(
+            select(Tenant.outbound_trunk, Tenant.allowed_countries, Trunk.target_host, Trunk.target_port)
+            .outerjoin(Trunk, Trunk.name == Tenant.outbound_trunk).where(Tenant.id == tenant_id))).first()
         if found is None:
             raise TransferRefused(f"tenant {tenant_id or '(none)'} does not exist")
-        outbound, allowed = found
+        name, allowed, host, port = found
         if allowed is None:
             countries = regions_of((await session.scalars(
                 select(Number.e164).where(Number.tenant_id == tenant_id))).all())
         else:
             countries = frozenset(str(c) for c in allowed)
-        trunks = tuple(TrunkTarget(name, host, port) for name, host, port in (await session.execute(
-            select(Trunk.name, Trunk.target_host, Trunk.target_port).order_by(Trunk.name))).all())
-    return DialPolicy(outbound, countries, allowed is not None, trunks)
+    outbound = TrunkTarget(name, host, port) if host is not None else None
+    return DialPolicy(name, countries, allowed is not None, outbound)
 
 
 def plan(to: str, policy: DialPolicy) -> DialTarget:
@@ -97,17 +99,15 @@ def plan(to: str, policy: DialPolicy) -> DialTarget:
     phone = _phone(to, policy)
     if policy.outbound_trunk is None:
         raise TransferRefused("the tenant has no outbound trunk (voicectl tenant set ID --outbound-trunk NAME)")
-    if all(t.name != policy.outbound_trunk for t in policy.trunks):
+    if policy.outbound is None:
         raise TransferRefused(f"the tenant's outbound trunk {policy.outbound_trunk} does not exist")
-    return DialTarget(f"PJSIP/{phone.e164}@{policy.outbound_trunk}", phone.e164, policy.outbound_trunk)
+    trunk = policy.outbound.name
+    return DialTarget(f"PJSIP/{phone.e164}@{trunk}", phone.e164, trunk)
 
 
 def _sip(to: str, policy: DialPolicy) -> DialTarget:
-    try:
-        sip = parse_sip(to)
-    except ValueError as exc:
-        raise TransferRefused(str(exc)) from None
-    trunk = next((t for t in policy.trunks if t.name == policy.outbound_trunk), None)
+    sip = _parsed(parse_sip, to)
+    trunk = policy.outbound
     if trunk is None:
         raise TransferRefused(f"{sip.uri}: the tenant has no outbound trunk, whose host a sip: URI must name")
     if trunk.host != sip.host or sip.port not in (None, trunk.port):
@@ -123,10 +123,7 @@ def _sip(to: str, policy: DialPolicy) -> DialTarget:
 
 
 def _phone(text: str, policy: DialPolicy) -> PhoneTarget:
-    try:
-        phone = parse_phone(text)
-    except ValueError as exc:
-        raise TransferRefused(str(exc)) from None
+    phone = _parsed(parse_phone, text)
     if phone.kind in NEVER_DIALLED:
         raise TransferRefused(f"{phone.e164} is a {NEVER_DIALLED[phone.kind]} number: never dialled")
     if str(phone.country_code) not in policy.allowed and phone.region not in policy.allowed:
@@ -135,6 +132,14 @@ def _phone(text: str, policy: DialPolicy) -> PhoneTarget:
         raise TransferRefused(f"{phone.e164} ({phone.region or 'no region'}, +{phone.country_code}) is not allowed "
                               f"for this tenant (allowed: {allowed}{source})")
     return phone
+
+
+def _parsed(parse: Callable[[str], T], text: str) -> T:
+    """What `parse` makes of text; its ValueError as the refusal."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise TransferRefused(str(exc)) from None
 
 
 def _shown(entry: str) -> str:
@@ -153,9 +158,4 @@ class DialTargets:
         return plan(to, await self.policy(tenant_id))
 
     async def policy(self, tenant_id: str) -> DialPolicy:
-        hit = self._entries.get(tenant_id)
-        if hit is not MISSING:
-            return hit  # type: ignore[return-value]
-        policy = await load_policy(self._db, tenant_id)
-        self._entries.put(tenant_id, policy)
-        return policy
+        return await self._entries.get_or_load(tenant_id, lambda: load_policy(self._db, tenant_id))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -35,6 +36,15 @@ KEEPALIVE_S = 30.0
 def _strict_constant(name: str) -> Any:
     # NaN and Infinity are not JSON, and the database refuses them in a JSON column.
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    # json reads 1e999 as float("inf") (parse_constant sees only the literals NaN and
+    # Infinity): a number too large for a double is refused the same way.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large for a number")
+    return value
 
 
 def _connect_error(exc: aiohttp.ClientConnectorError) -> str:
@@ -102,7 +112,7 @@ class WebhookClient:
         if raw is None:
             return answer(status, None, f"answer larger than {self._max_answer_bytes} bytes")
         try:
-            parsed = json.loads(raw, parse_constant=_strict_constant)
+            parsed = json.loads(raw, parse_constant=_strict_constant, parse_float=_finite_float)
         except (ValueError, RecursionError):
             return answer(status, None, "not JSON")
         return answer(status, parsed, None)

@@ -9,19 +9,19 @@ API, to the cloud's metadata service (credentials). Those are refused whatever t
     public   globally routable addresses only
     CIDRs    a comma-separated list, e.g. `10.20.0.0/16,203.0.113.7/32`
 
-A URL is checked twice. `url_problem` reads it alone (when an IVR is imported, when a trigger
-answer names one, before each request): scheme, host, no user info, and the address when the
-host is one. Names are checked where they resolve, at connect time, by `GuardedResolver`, on
-every address the name gives, so a name that resolves to a public address for the check and to
-169.254.169.254 for the request (DNS rebinding) gets nowhere. The client follows no redirects,
-so a Location header is no way around either.
+A URL is checked in two parts. `url_syntax_problem` reads the text alone, with no settings:
+scheme, host, no user info, length; a trigger branch's url passes it when its IVR is parsed.
+`WebhookPolicy.host_problem` judges where the URL's host leads when it is an address (when an
+IVR is imported); `WebhookPolicy.url_problem` is both, before each request. Names are checked
+where they resolve, at connect time, by `GuardedResolver`, on every address the name gives, so
+a name that resolves to a public address for the check and to 169.254.169.254 for the request
+(DNS rebinding) gets nowhere. The client follows no redirects, so a Location header is no way
+around either.
 """
 from __future__ import annotations
 
-import functools
 import ipaddress
 import logging
-import os
 import re
 import socket
 from dataclasses import dataclass, field
@@ -33,7 +33,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
-from control.settings import Settings, parse_webhook_allow
+from control.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,6 @@ BROADCAST = ipaddress.ip_address("255.255.255.255")
 # Digits, dots and hex only, yet no address: 2130706433, 127.1, 0x7f.1 all reach 127.0.0.1.
 NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*\.?")
 
-
-def parse_allow(text: str) -> str | tuple[IPNetwork, ...]:
-    """`any`, `public` or a tuple of networks; ValueError naming what does not parse."""
-    return parse_webhook_allow(text)
 
 
 class Refused(OSError):
@@ -83,7 +79,7 @@ class WebhookPolicy:
             own.update(_addresses_of(host))
         own = {ip for ip in own if not ip.is_unspecified}
         ports = {settings.http_port: "HTTP", settings.ami_port: "AMI", settings.ari_port: "ARI"}
-        return cls(parse_allow(settings.webhook_allow), ports, frozenset(own))
+        return cls(settings.webhook_allow, ports, frozenset(own))
 
     def address_problem(self, ip: IPAddress, port: int) -> str | None:
         """Why a request to ip:port is refused, or None."""
@@ -106,35 +102,20 @@ class WebhookPolicy:
         return None
 
     def url_problem(self, url: str) -> str | None:
-        """Why `url` may not be a webhook, from the text alone (names resolve later), or None."""
-        if len(url) > MAX_URL:
-            return f"longer than {MAX_URL} characters"
-        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-            return "contains spaces or control characters"
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            return f"not a URL ({exc})"
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https"):
-            return f"scheme {scheme or 'missing'}: only http and https"
-        if "@" in parts.netloc:
-            return "user info (user:password@) is not allowed"
-        try:
-            # The host as aiohttp will connect to it: yarl folds full-width digits and ideographic
-            # dots ("１２７。０。０。１") into an address that urlsplit leaves looking like a name.
-            host = URL(url).raw_host
-        except (ValueError, UnicodeError) as exc:
-            return f"not a URL ({exc})"
-        if not host:
-            return "no host"
-        port = port or (443 if scheme == "https" else 80)
+        """Why `url` may not be a webhook (url_syntax_problem, then host_problem), or None."""
+        problem, host, port = _split(url)
+        return problem if problem is not None else self._host_problem(host, port)
+
+    def host_problem(self, url: str) -> str | None:
+        """Why the host of `url`, a URL url_syntax_problem passes, is refused, or None: an
+        address is judged as it stands, a name later, on the addresses it resolves to."""
+        parsed = URL(url)
+        return self._host_problem(parsed.raw_host or "", parsed.port or 0)
+
+    def _host_problem(self, host: str, port: int) -> str | None:
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:
-            if NUMERIC_HOST.fullmatch(host):
-                return f"{host} is not an address written in the usual form"
             if host.rstrip(".") == "localhost" or host.rstrip(".").endswith(".localhost"):
                 # Refused when neither loopback is allowed: the resolver drops the one that is not.
                 v4 = self.address_problem(ipaddress.ip_address("127.0.0.1"), port)
@@ -142,6 +123,53 @@ class WebhookPolicy:
                 return v4 if v4 and v6 else None
             return None
         return self.address_problem(ip, port)
+
+
+def url_syntax_problem(url: str) -> str | None:
+    """Why `url` is no webhook URL, from its text alone (no settings, no lookups), or None:
+    http or https, a host written as a name or in an address's usual form, no user info, at
+    most MAX_URL characters with no spaces or control characters."""
+    return _split(url)[0]
+
+
+def _split(url: str) -> tuple[str | None, str, int]:
+    """(why url is no webhook URL, or None; the host as aiohttp will connect to it; the port)."""
+    if len(url) > MAX_URL:
+        return f"longer than {MAX_URL} characters", "", 0
+    if " " in url or not url.isprintable():
+        return "contains spaces or control characters", "", 0
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a URL ({exc})", "", 0
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return f"must be an http:// or https:// URL (scheme {scheme or 'missing'}: only http and https)", "", 0
+    if "@" in parts.netloc:
+        return ("user info (user:password@) is not allowed: requests are signed instead, "
+                "credentials do not go in the URL"), "", 0
+    if port == 0:
+        return "port 0 is no port", "", 0
+    try:
+        # The host as aiohttp will connect to it: yarl folds full-width digits and ideographic
+        # dots ("１２７。０。０。１") into an address that urlsplit leaves looking like a name.
+        host = URL(url).raw_host
+    except (ValueError, UnicodeError) as exc:
+        return f"not a URL ({exc})", "", 0
+    if not host:
+        return "no host", "", 0
+    if NUMERIC_HOST.fullmatch(host) and not _is_address(host):
+        return f"{host} is not an address written in the usual form", "", 0
+    return None, host, port or (443 if scheme == "https" else 80)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class GuardedResolver(AbstractResolver):
@@ -193,20 +221,6 @@ def host_addresses() -> set[IPAddress]:
     return found
 
 
-_ENV = ("VOICECTL_WEBHOOK_ALLOW", "VOICECTL_HTTP_PORT", "VOICECTL_ARI_PORT", "VOICECTL_AMI_PORT",
-        "VOICECTL_ASTERISK_HOST", "VOICECTL_HTTP_HOST")
-
-
-@functools.lru_cache(maxsize=4)
-def _policy_for(env: tuple[str | None, ...]) -> WebhookPolicy:
-    return WebhookPolicy.from_settings(Settings.from_env({k: v for k, v in zip(_ENV, env) if v is not None}))
-
-
-def current_policy() -> WebhookPolicy:
-    """The policy of this process's settings, made once per distinct setting (cheap to call)."""
-    return _policy_for(tuple(os.environ.get(k) for k in _ENV))
-
-
 def _addresses_of(host: str) -> set[IPAddress]:
     """host's addresses: itself when it is one, else what it resolves to now (an Asterisk
     on another machine named `asterisk` in compose). Read once, at start: a name that moves
@@ -222,8 +236,3 @@ def _addresses_of(host: str) -> set[IPAddress]:
         return set()
     return {_unmapped(ipaddress.ip_address(info[4][0].split("%", 1)[0])) for info in found}
 
-
-def url_problem(url: str, policy: WebhookPolicy | None = None) -> str | None:
-    """Why `url` may not be a webhook (see WebhookPolicy.url_problem), under `policy` or the
-    one this process's settings make."""
-    return (policy or current_policy()).url_problem(url)

@@ -9,16 +9,14 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from tests.support import sipp
-from tests.support.platform import free_ports
+from tests.support.platform import free_ports, healthz
+from tests.support.wait import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "voicectl-compose-test"  # apart from a stack of the operator's own
@@ -52,25 +50,14 @@ class Stack:
     def inspect(self, service: str, template: str) -> str:
         return podman("inspect", "-f", template, self.container(service)).strip()
 
-    def health(self) -> int:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['http']}/healthz", timeout=5) as r:
-                return r.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            return 0
-
     def wait_healthy(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.health() == 200:
-                return
-            time.sleep(1)
-        logs = "\n".join(f"--- {s}\n" + subprocess.run(["podman", "logs", "--tail", "30", self.container(s)],
-                                                         capture_output=True, text=True).stderr
-                         for s in ("postgres", "control", "asterisk"))
-        raise AssertionError(f"the stack is not healthy after {timeout}s:\n{logs}")
+        eventually(lambda: healthz(self.ports["http"])[0] == 200, timeout, self._not_healthy, interval=1)
+
+    def _not_healthy(self) -> str:
+        return "the stack is not healthy:\n" + "\n".join(
+            f"--- {s}\n" + subprocess.run(["podman", "logs", "--tail", "30", self.container(s)],
+                                           capture_output=True, text=True).stderr
+            for s in ("postgres", "control", "asterisk"))
 
     def asterisk_files(self) -> dict[str, tuple[str, ...]]:
         """Path -> (owner, mode, size, mtime) of everything in Asterisk's instance directory."""
@@ -115,17 +102,17 @@ def stack() -> Iterator[Stack]:
 
 def test_a_sip_call_runs_the_demo_ivr(stack: Stack, tmp_path: Path) -> None:
     """SIPp on the host presses 2 in the demo menu; the platform says goodbye and hangs up."""
-    result = sipp.run(sipp.scenario([("pause", 2000), ("dtmf", "2"), ("expect_bye",)], caller=CALLER),
-                      workdir=tmp_path, target=f"127.0.0.1:{stack.ports['sip']}", service="8005550100",
-                      media_port=SIPP_MEDIA_PORT, timeout=60)
-    assert result.ok, f"SIPp: {result.errors[-2000:]}"
-    deadline = time.monotonic() + 10
-    while True:
-        calls = json.loads(stack.compose("exec", "-T", "control", "voicectl", "calls", "list", "--json"))
-        call: dict[str, Any] | None = next((c for c in calls if c["caller_id"] == CALLER and c["ended_at"]), None)
-        if call or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    result = sipp.sip_call(f"127.0.0.1:{stack.ports['sip']}", tmp_path, "8005550100",
+                           [("pause", 2000), ("dtmf", "2"), ("expect_bye",)], caller=CALLER,
+                           media_port=SIPP_MEDIA_PORT)
+    sipp.assert_ok(result)
+    calls: list[dict[str, Any]] = []
+
+    def ended() -> dict[str, Any] | None:
+        calls[:] = json.loads(stack.compose("exec", "-T", "control", "voicectl", "calls", "list", "--json"))
+        return next((c for c in calls if c["caller_id"] == CALLER and c["ended_at"]), None)
+
+    call = eventually(ended, 10, interval=0.5)
     assert call is not None, f"no ended record of the call: {calls}"
     assert (call["number"], call["hangup_by"]) == ("+18005550100", "platform")
     assert call["branch_data"] == [{"branch": "0", "input": "2"}, {"branch": "900", "input": ""}]

@@ -41,12 +41,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     instance = Instance.create(tmp_path_factory.mktemp("platform"), rtp=(33000, 33999))
     instance.cli("init")
     instance.cli("demo")
-    tenant = instance.cli("number", "list", "--json")
-    tenant_id = __import__("json").loads(tenant.stdout)[0]["tenant"]
-    instance.cli("number", "add", TEST_NUMBER, "--tenant", tenant_id)
-    ivr_file = instance.data_dir / "test-ivr.yaml"
-    ivr_file.write_text(TEST_IVR)
-    instance.cli("ivr", "import", str(ivr_file), "--number", TEST_NUMBER)
+    instance.add_ivr(TEST_NUMBER, TEST_IVR)
     instance.start()
     yield instance
     code = instance.stop()

@@ -3,7 +3,6 @@ recording is compared with the TTS render the platform played (tests/support/aud
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -13,7 +12,8 @@ import pytest
 
 from control.media.tts import TtsCache, tts_key
 from control.pbx.config import layout
-from tests.integration.conftest import require_asterisk, wait_call
+from tests.integration.conftest import wait_call
+from tests.integration.started import demo_instance
 from tests.integration.test_local_calls import call_local
 from tests.support import audio
 from tests.support.platform import Instance
@@ -45,15 +45,6 @@ branches:
 AUDIBLE = 1000  # peak sample: far above the silence and comfort noise of an idle call
 
 
-def add_ivr(instance: Instance, number: str, document: str) -> None:
-    """Put `document` on a new number of the instance's first tenant."""
-    tenant = json.loads(instance.cli("number", "list", "--json").stdout)[0]["tenant"]
-    instance.cli("number", "add", number, "--tenant", tenant)
-    path = instance.data_dir / f"ivr-{number.lstrip('+')}.yaml"
-    path.write_text(document)
-    instance.cli("ivr", "import", str(path), "--number", number)
-
-
 def call_and_listen(instance: Instance, number: str, script: str) -> np.ndarray:
     """Call `number` from a caller that records what it hears, then runs `script`; the
     recording once the call has ended."""
@@ -76,7 +67,7 @@ def rendered(directory: Path, text: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def choice_ivr(platform: Instance) -> Instance:
-    add_ivr(platform, CHOICE_NUMBER, CHOICE_IVR)
+    platform.add_ivr(CHOICE_NUMBER, CHOICE_IVR)
     return platform
 
 
@@ -84,15 +75,12 @@ def choice_ivr(platform: Instance) -> Instance:
 def broken_media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     """An instance whose media URL points where the control plane serves nothing: every TTS
     prompt renders but Asterisk's fetch of it gets a 404."""
-    require_asterisk()
-    instance = Instance.create(tmp_path_factory.mktemp("broken-media"), rtp=(46000, 46999))
-    instance.env["VOICECTL_MEDIA_URL"] = f"http://127.0.0.1:{instance.ports['http']}/no-such-media"
-    instance.cli("init")
-    instance.cli("demo")
-    add_ivr(instance, BROKEN_NUMBER, BROKEN_IVR)
-    instance.start()
-    yield instance
-    instance.stop()
+    def provision(instance: Instance) -> None:
+        instance.env["VOICECTL_MEDIA_URL"] = f"http://127.0.0.1:{instance.ports['http']}/no-such-media"
+        instance.add_ivr(BROKEN_NUMBER, BROKEN_IVR)
+
+    with demo_instance(tmp_path_factory.mktemp("broken-media"), rtp=(46000, 46999), provision=provision) as instance:
+        yield instance
 
 
 def test_caller_hears_the_branch_it_chose(choice_ivr: Instance, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from tests.integration.test_restart import wait_call_up
 from tests.integration.test_survival import gone, journaled_start, make
 from tests.support import sipp
 from tests.support.platform import free_port
+from tests.support.wait import eventually
 from tests.support.webhook import Reply, WebhookServer
 
 RTP = (50000, 50999)
@@ -43,14 +44,11 @@ def test_kill_9_mid_trigger_record_and_transfer_loses_no_record_and_leaves_nothi
     # Batches 30 s apart: what the calls decided is only in the journal when the kill comes.
     instance = make(tmp_path, VOICECTL_RECORD_BATCH_S="30")
     try:
-        tenant = json.loads(instance.cli("number", "list", "--json").stdout)[0]["tenant"]
+        tenant = instance.first_tenant()
         instance.cli("trunk", "add", "far", "--match", FAR, "--target", f"{FAR}:{far_port}")
         instance.cli("tenant", "set", tenant, "--outbound-trunk", "far")
         for number, branches in ivrs(hooks.script("/slow", Reply({"goto": "0"}, delay=60))).items():
-            instance.cli("number", "add", number, "--tenant", tenant)
-            path = instance.data_dir / f"ivr-{number[1:]}.json"
-            path.write_text(json.dumps({"branches": branches}))
-            instance.cli("ivr", "import", str(path), "--number", number)
+            instance.add_ivr(number, {"branches": branches}, tenant)
         instance.start()
 
         waiting = call_local(instance, TRIGGER, "w60")
@@ -59,9 +57,7 @@ def test_kill_9_mid_trigger_record_and_transfer_loses_no_record_and_leaves_nothi
         for call_id in (waiting, recording, talking):
             wait_call_up(instance, call_id)
         hooks.requests("/slow")
-        deadline = time.monotonic() + 20
-        while not instance.ari("GET", "bridges") and time.monotonic() < deadline:
-            time.sleep(0.2)
+        eventually(lambda: instance.ari("GET", "bridges"), 20, interval=0.2)
         assert instance.ari("GET", "bridges"), "the transfer never bridged"
         leg = next(c["id"] for c in instance.ari("GET", "channels") if c["id"] not in (waiting, recording, talking)
                    and not c["id"].startswith("caller-"))
@@ -80,11 +76,8 @@ def test_kill_9_mid_trigger_record_and_transfer_loses_no_record_and_leaves_nothi
         legs = instance.db(lambda db: legs_of(db, talking))
         assert [(c.id, c.ended_at is not None) for c in legs] == [(leg, True)], "the far leg lost its record"
         # What the caller had said is kept, and Asterisk keeps no copy nobody will ever read.
-        deadline = time.monotonic() + 15
-        kept: list[Any] = []
-        while not kept and time.monotonic() < deadline:
-            kept = json.loads(instance.cli("recordings", "list", "--album", str(ALBUM), "--json").stdout)
-            time.sleep(0.5)
+        kept = eventually(lambda: json.loads(instance.cli("recordings", "list", "--album", str(ALBUM),
+                                                          "--json").stdout), 15, interval=0.5)
         assert len(kept) == 1 and kept[0]["seconds"] > 1, kept
         assert instance.ari("GET", "recordings/stored") == []
         assert instance.ari("GET", "channels") == [] and instance.ari("GET", "bridges") == []

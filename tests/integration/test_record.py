@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 
 from control.pbx.config import layout
-from tests.integration.conftest import require_asterisk, wait_call
+from tests.integration.conftest import wait_call
+from tests.integration.started import demo_instance
 from tests.integration.test_local_calls import call_local
 from tests.support import audio
 from tests.support.platform import DEFAULT_ROOTFS, Instance
+from tests.support.wait import eventually
 
 RTP = (48000, 48999)
 SOUND = "vm-intro"  # "Please leave your message after the tone...": 5.7 s of speech with pauses
@@ -59,19 +61,13 @@ IVRS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    require_asterisk()
-    inst = Instance.create(tmp_path_factory.mktemp("record"), rtp=RTP)
-    inst.cli("init")
-    inst.cli("demo")
-    tenant = json.loads(inst.cli("number", "list", "--json").stdout)[0]["tenant"]
-    for number, branches in IVRS.items():
-        inst.cli("number", "add", number, "--tenant", tenant)
-        path = inst.data_dir / f"ivr-{number.lstrip('+')}.json"
-        path.write_text(json.dumps({"branches": branches}))
-        inst.cli("ivr", "import", str(path), "--number", number)
-    inst.start()
-    yield inst
-    inst.stop()
+    def provision(inst: Instance) -> None:
+        tenant = inst.first_tenant()
+        for number, branches in IVRS.items():
+            inst.add_ivr(number, {"branches": branches}, tenant)
+
+    with demo_instance(tmp_path_factory.mktemp("record"), rtp=RTP, provision=provision) as inst:
+        yield inst
 
 
 def recordings(instance: Instance, album: int) -> list[dict[str, Any]]:
@@ -134,10 +130,7 @@ def test_a_caller_who_hangs_up_mid_recording_leaves_it_kept(instance: Instance) 
     call = wait_call(instance, lambda c: c.id == call_id, timeout=40)
     assert call.hangup_by == "caller", instance.log_tail()
     assert call.branch_data == [{"branch": "0", "input": ""}]
-    deadline = time.monotonic() + 10
-    while not (found := recordings(instance, 6)) and time.monotonic() < deadline:
-        time.sleep(0.3)
-    [kept] = found
+    [kept] = eventually(lambda: recordings(instance, 6), 10)
     assert kept["seconds"] > 3, kept
     assert call.variables == {"recording_id": kept["id"], "recording_sort": "1"}
     assert stored_in_asterisk(instance) == []

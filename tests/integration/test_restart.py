@@ -13,6 +13,7 @@ import pytest
 from tests.integration.conftest import require_asterisk, wait_call
 from tests.integration.test_local_calls import call_local
 from tests.support.platform import Instance
+from tests.support.wait import eventually
 
 
 @pytest.fixture
@@ -56,9 +57,5 @@ def test_killed_asterisk_is_restarted_and_the_next_call_is_answered(second: Inst
 
 
 def wait_call_up(instance: Instance, call_id: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(c["id"] == call_id and c["state"] == "Up" for c in instance.ari("GET", "channels")):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"call {call_id} never came up")
+    eventually(lambda: any(c["id"] == call_id and c["state"] == "Up" for c in instance.ari("GET", "channels")),
+               timeout, f"call {call_id} never came up", interval=0.1)

@@ -3,8 +3,6 @@ seconds (PJSIP rtp_timeout on the trunk), and the call is recorded. Its own inst
 3 s timeout, and an IVR that would otherwise wait half a minute for a key."""
 from __future__ import annotations
 
-import json
-import random
 import time
 from pathlib import Path
 from typing import Iterator
@@ -25,31 +23,22 @@ branches:
 """
 
 
-def provision(instance: Instance) -> None:
-    tenant = json.loads(instance.cli("number", "list", "--json").stdout)[0]["tenant"]
-    instance.cli("number", "add", NUMBER, "--tenant", tenant)
-    ivr = instance.data_dir / "patient.yaml"
-    ivr.write_text(PATIENT_IVR)
-    instance.cli("ivr", "import", str(ivr), "--number", NUMBER)
-
-
 @pytest.fixture(scope="module")
 def quick_timeout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     with demo_instance(tmp_path_factory.mktemp("rtp"), rtp=(45500, 45999), env={"VOICECTL_RTP_TIMEOUT": "3"},
-                       provision=provision) as instance:
+                       provision=lambda instance: instance.add_ivr(NUMBER, PATIENT_IVR)) as instance:
         yield instance
 
 
 def test_a_call_without_audio_is_hung_up_after_rtp_timeout(quick_timeout: Instance, tmp_path: Path) -> None:
     assert "rtp_timeout = 3" in (quick_timeout.data_dir / "asterisk" / "etc" / "pjsip_trunks.conf").read_text()
-    caller = f"1555{random.randrange(10**6, 10**7)}"
+    caller = sipp.new_caller()
     started = time.monotonic()
     # SIPp answers the platform's BYE; it sends no RTP at all unless a scenario tells it to.
-    result = sipp.run(sipp.scenario([("expect_bye",)], caller=caller), workdir=tmp_path,
-                      target=quick_timeout.sip_target, service=NUMBER[2:],
-                      media_port=random.randrange(36000, 38000, 2), timeout=30)
+    result = sipp.sip_call(quick_timeout.sip_target, tmp_path, NUMBER[2:], [("expect_bye",)], caller=caller,
+                           timeout=30)
     took = time.monotonic() - started
-    assert result.ok, f"SIPp failed ({result.returncode}):\n{result.errors[-3000:]}"
+    sipp.assert_ok(result)
     assert took < 10, f"hung up after {took:.1f}s, the IVR alone would wait 30s"
     call = wait_call(quick_timeout, lambda c: c.caller_id == caller)
     assert call.answered_at is not None

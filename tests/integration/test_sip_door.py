@@ -4,11 +4,9 @@ lands in security.log with its source; a provider's trunk registers with digest 
 a trunk Asterisk did not load is reported by the CLI and /healthz. One instance of its own."""
 from __future__ import annotations
 
-import random
 import re
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -23,6 +21,7 @@ from tests.integration.conftest import wait_call
 from tests.integration.started import demo_instance
 from tests.support import ami, sipp
 from tests.support.platform import VOICECTL, Instance, free_port
+from tests.support.wait import eventually
 
 STRANGER = "127.0.0.2"
 PROVIDER = "127.0.0.3"
@@ -67,13 +66,8 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
 
 def invite(instance: Instance, workdir: Path, steps: list, *, caller: str, local_ip: str,
            request_uri: str = sipp.DEFAULT_URI, service: str = "8005550100") -> sipp.SippResult:
-    return sipp.run(sipp.scenario(steps, caller=caller, request_uri=request_uri), workdir=workdir,
-                    target=instance.sip_target, service=service, local_ip=local_ip,
-                    media_port=random.randrange(36000, 38000, 2), timeout=30)
-
-
-def assert_ok(result: sipp.SippResult) -> None:
-    assert result.ok, f"SIPp failed ({result.returncode}):\n{result.errors[-3000:]}\n{result.stderr[-2000:]}"
+    return sipp.sip_call(instance.sip_target, workdir, service, steps, caller=caller, local_ip=local_ip,
+                         request_uri=request_uri, timeout=30)
 
 
 def security_log(instance: Instance) -> str:
@@ -99,14 +93,14 @@ def test_strangers_are_challenged_and_never_reach_the_dialplan(door: Instance, t
         result = invite(door, tmp_path / f"odd{n}", [("expect", 401)], caller="local", local_ip=STRANGER,
                         request_uri=uri)
         assert result.ok, f"{what}: not answered 401:\n{result.errors[-2000:]}"
-    assert_ok(sipp.run(GUESS, workdir=tmp_path / "guess", target=door.sip_target, service="8005550100",
-                       local_ip=STRANGER, timeout=30))
+    sipp.assert_ok(sipp.run(GUESS, workdir=tmp_path / "guess", target=door.sip_target, service="8005550100",
+                            local_ip=STRANGER, timeout=30))
 
     # The same INVITE from the trunk's own address is a call: the refusals above are not
     # a platform that refuses everything.
-    caller = f"1555{random.randrange(10**6, 10**7)}"
-    assert_ok(invite(door, tmp_path / "trunk", [("pause", 500), ("dtmf", "2"), ("expect_bye",)], caller=caller,
-                     local_ip="127.0.0.1"))
+    caller = sipp.new_caller()
+    sipp.assert_ok(invite(door, tmp_path / "trunk", [("pause", 500), ("dtmf", "2"), ("expect_bye",)], caller=caller,
+                          local_ip="127.0.0.1"))
     wait_call(door, lambda c: c.caller_id == caller)
     assert ami.calls_processed(door) == processed + 1, "only the trunk's call ran the dialplan"
     assert [c for c in door.db(lambda db: list_calls(db, 200)) if c.caller_id == "local"] == []
@@ -137,14 +131,14 @@ def test_trunk_registers_with_its_provider_and_the_provider_calls_in_on_the_line
     finally:
         registrar.stop()
     assert result.ok, f"registrar: {result.errors[-3000:]}\n{result.stderr[-1000:]}"
-    assert wait_for(lambda: ami.registration_status(door, "prov") == "Registered", 10)
+    assert eventually(lambda: ami.registration_status(door, "prov") == "Registered", 10)
     line = re.search(r"^Contact: <[^>]*;line=(\w+)>", (tmp_path / "registrar" / "messages.log").read_text(), re.M)
     assert line, "REGISTER without a line parameter"
 
-    caller = f"1555{random.randrange(10**6, 10**7)}"
+    caller = sipp.new_caller()
     on_line = f"sip:[service]@[remote_ip]:[remote_port];line={line.group(1)}"
-    assert_ok(invite(door, tmp_path / "line", [("pause", 500), ("dtmf", "2"), ("expect_bye",)], caller=caller,
-                     local_ip=PROVIDER, request_uri=on_line))
+    sipp.assert_ok(invite(door, tmp_path / "line", [("pause", 500), ("dtmf", "2"), ("expect_bye",)], caller=caller,
+                          local_ip=PROVIDER, request_uri=on_line))
     assert wait_call(door, lambda c: c.caller_id == caller).number == "+18005550100"
     assert invite(door, tmp_path / "noline", [("expect", 401)], caller=caller, local_ip=PROVIDER).ok
 
@@ -172,12 +166,3 @@ def test_a_trunk_asterisk_has_not_loaded_fails_the_cli_and_degrades_healthz(door
     assert door.cli("trunk", "remove", "good").returncode == 0
     code, body = door.health()
     assert body["status"] == "ok" and body["trunks"] == {"missing": [], "unexpected": []}, body
-
-
-def wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.3)
-    return condition()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import time
@@ -20,6 +19,7 @@ from tests.integration.test_local_calls import call_local
 from tests.integration.test_restart import wait_call_up, wait_health
 from tests.support import sipp
 from tests.support.platform import Instance
+from tests.support.wait import eventually
 
 RTP = (47000, 47999)
 
@@ -53,14 +53,10 @@ def gone(pid: int, timeout: float) -> bool:
 
 def journaled(instance: Instance, call_id: str, op: str, timeout: float) -> bool:
     """The call's record change `op` ("start", "end") is in the control plane's journal."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for segment in (instance.settings.data_dir / "journal").glob("calls.*.jsonl"):
-            if any(json.loads(line).get("op") == op and json.loads(line).get("id") == call_id
-                   for line in segment.read_text().splitlines() if line.strip()):
-                return True
-        time.sleep(0.1)
-    return False
+    return eventually(lambda: any(json.loads(line).get("op") == op and json.loads(line).get("id") == call_id
+                                  for segment in (instance.settings.data_dir / "journal").glob("calls.*.jsonl")
+                                  for line in segment.read_text().splitlines() if line.strip()),
+                      timeout, interval=0.1)
 
 
 def journaled_start(instance: Instance, call_id: str, timeout: float) -> bool:
@@ -68,10 +64,8 @@ def journaled_start(instance: Instance, call_id: str, timeout: float) -> bool:
 
 
 def sip(instance: Instance, tmp_path: Path, number: str, steps: list, caller: str = "") -> sipp.SippResult:
-    caller = caller or f"1555{random.randrange(10**6, 10**7)}"
-    return sipp.run(sipp.scenario(steps, caller=caller), workdir=tmp_path / f"sipp-{caller}",
-                    target=instance.sip_target, service=number, media_port=random.randrange(36000, 38000, 2),
-                    timeout=40)
+    caller = caller or sipp.new_caller()
+    return sipp.sip_call(instance.sip_target, tmp_path / f"sipp-{caller}", number, steps, caller=caller, timeout=40)
 
 
 def test_kill_9_loses_no_record_and_leaves_no_asterisk(tmp_path: Path) -> None:
@@ -122,10 +116,10 @@ def test_a_stasis_that_fails_is_refused_with_503(tmp_path: Path) -> None:
         # The gate open, as a control plane that just died would have left it: Stasis() itself fails.
         instance.ari("POST", "asterisk/variable", params={"variable": "VOICECTL_ADMIT", "value": "1"})
         result = sip(instance, tmp_path, "8005550100", [("expect", 503)])
-        assert result.ok, result.errors[-2000:]
+        sipp.assert_ok(result)
         instance.ari("POST", "asterisk/variable", params={"variable": "VOICECTL_ADMIT", "value": "0"})
         result = sip(instance, tmp_path, "8005550100", [("expect", 503)])
-        assert result.ok, result.errors[-2000:]
+        sipp.assert_ok(result)
     finally:
         assert asterisk.stdin is not None
         asterisk.stdin.close()  # run.sh's guard stops Asterisk
@@ -140,7 +134,7 @@ def test_sigterm_drains_refuses_new_calls_and_records_the_rest(running: Instance
     running.proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
     refused = sip(running, tmp_path, "8005550100", [("expect", 503)])
-    assert refused.ok, refused.errors[-2000:]
+    sipp.assert_ok(refused)
     assert running.proc.wait(30) == 0
     record = running.db(lambda db: __import__("control.calls.service", fromlist=["get_call"]).get_call(db, up))
     assert record.hangup_by == "platform" and record.reason == "platform shutdown" and record.ended_at
@@ -153,7 +147,7 @@ def test_beyond_max_calls_new_calls_get_503_and_admitted_ones_run(running: Insta
     time.sleep(0.3)  # the gate follows within a tick
     assert running.health()[1]["admitting"] is False
     refused = sip(running, tmp_path, "8005550100", [("expect", 503)], caller="15559990001")
-    assert refused.ok, refused.errors[-2000:]
+    sipp.assert_ok(refused)
     record = wait_call(running, lambda c: c.caller_id == "15559990001")
     assert record.reason == "refused: 1 calls in progress" and record.hangup_cause == 34
     assert record.answered_at is None and record.number == "8005550100"

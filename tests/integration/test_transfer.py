@@ -4,11 +4,9 @@ hangs up), is busy, or rings past the ring time. Both legs are recorded, the far
 the call; nothing is left in Asterisk. One instance of its own."""
 from __future__ import annotations
 
-import json
 import random
 import re
 import socket
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,6 +17,7 @@ from tests.integration.conftest import wait_call
 from tests.integration.started import demo_instance
 from tests.support import sipp
 from tests.support.platform import Instance, free_port
+from tests.support.wait import eventually
 
 RTP = (49000, 49999)
 FAR = "127.0.0.6"  # the far end's address: the trunk "far" targets it
@@ -48,14 +47,11 @@ def transfers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instan
     far_port = free_port(socket.SOCK_DGRAM)
 
     def provision(instance: Instance) -> None:
-        tenant = json.loads(instance.cli("number", "list", "--json").stdout)[0]["tenant"]
+        tenant = instance.first_tenant()
         instance.cli("trunk", "add", "far", "--match", FAR, "--target", f"{FAR}:{far_port}")
         instance.cli("tenant", "set", tenant, "--outbound-trunk", "far")
         for number, document in IVRS.items():
-            instance.cli("number", "add", number, "--tenant", tenant)
-            path = instance.data_dir / f"ivr-{number.lstrip('+')}.json"
-            path.write_text(json.dumps(document))
-            instance.cli("ivr", "import", str(path), "--number", number)
+            instance.add_ivr(number, document, tenant)
 
     with demo_instance(tmp_path_factory.mktemp("transfer"), rtp=RTP, provision=provision) as instance:
         yield instance, far_port
@@ -68,21 +64,28 @@ def far_end(tmp_path: Path, port: int, kind: str, **timing: int) -> sipp.Uas:
 
 def sip_call(instance: Instance, tmp_path: Path, number: str, caller: str) -> sipp.SippResult:
     """The caller waits for the platform to hang up (after the far end did, or on_fail)."""
-    return sipp.run(sipp.scenario([("expect_bye",)], caller=caller), workdir=tmp_path / "caller",
-                    target=instance.sip_target, service=number[2:], media_port=random.randrange(36000, 38000, 2),
-                    timeout=45)
-
-
-def assert_ok(result: sipp.SippResult, who: str) -> None:
-    assert result.ok, f"{who}: SIPp failed ({result.returncode}):\n{result.errors[-3000:]}\n{result.stderr[-1000:]}"
-
-
-def new_caller() -> str:
-    return f"1555{random.randrange(10**6, 10**7)}"
+    return sipp.sip_call(instance.sip_target, tmp_path / "caller", number[2:], [("expect_bye",)], caller=caller,
+                         timeout=45)
 
 
 def the_call(instance: Instance, caller: str) -> Any:
     return wait_call(instance, lambda c: c.caller_id == caller and c.parent_id is None)
+
+
+def run_transfer(instance: Instance, tmp_path: Path, port: int, number: str, kind: str, far_is: str = "far end",
+                 **timing: int) -> tuple[Any, str]:
+    """A new caller calls `number` while the far end plays `kind`; both SIPps must have done as
+    scripted. The call's record, and the caller."""
+    far = far_end(tmp_path, port, kind, **timing)
+    caller = sipp.new_caller()
+    try:
+        result = sip_call(instance, tmp_path, number, caller)
+        far_result = far.wait(30)
+    finally:
+        far.stop()
+    sipp.assert_ok(result, "caller")
+    sipp.assert_ok(far_result, far_is)
+    return the_call(instance, caller), caller
 
 
 def far_legs(instance: Instance, call_id: str) -> list[Any]:
@@ -95,28 +98,15 @@ def branches(call: Any) -> list[str]:
 
 def assert_nothing_left(instance: Instance) -> None:
     """No channel and no bridge stays in Asterisk once the calls are over."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        channels, bridges = instance.ari("GET", "channels"), instance.ari("GET", "bridges")
-        if not channels and not bridges:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"left in Asterisk: {channels} {bridges}\n{instance.log_tail()}")
+    eventually(lambda: not instance.ari("GET", "channels") and not instance.ari("GET", "bridges"), 10,
+               lambda: f"left in Asterisk: {instance.ari('GET', 'channels')} {instance.ari('GET', 'bridges')}\n"
+                       f"{instance.log_tail()}")
 
 
 def test_answered_the_caller_talks_until_the_far_end_hangs_up_then_next_runs(
         transfers: tuple[Instance, int], tmp_path: Path) -> None:
     instance, port = transfers
-    far = far_end(tmp_path, port, "answer", ring_ms=500, talk_ms=2000)
-    caller = new_caller()
-    try:
-        result = sip_call(instance, tmp_path, ANSWERED, caller)
-        far_result = far.wait(30)
-    finally:
-        far.stop()
-    assert_ok(result, "caller")
-    assert_ok(far_result, "far end")
-    call = the_call(instance, caller)
+    call, caller = run_transfer(instance, tmp_path, port, ANSWERED, "answer", ring_ms=500, talk_ms=2000)
     assert branches(call) == ["0", "10", "900"], instance.log_tail()
     assert call.variables == {"transfer_result": "answered"} and call.hangup_by == "platform"
     leg = wait_call(instance, lambda c: c.parent_id == call.id)
@@ -140,16 +130,7 @@ def test_answered_the_caller_talks_until_the_far_end_hangs_up_then_next_runs(
 
 def test_busy_goes_to_on_fail_with_transfer_result_busy(transfers: tuple[Instance, int], tmp_path: Path) -> None:
     instance, port = transfers
-    far = far_end(tmp_path, port, "busy", ring_ms=300)
-    caller = new_caller()
-    try:
-        result = sip_call(instance, tmp_path, BUSY, caller)
-        far_result = far.wait(30)
-    finally:
-        far.stop()
-    assert_ok(result, "caller")
-    assert_ok(far_result, "far end")
-    call = the_call(instance, caller)
+    call, _ = run_transfer(instance, tmp_path, port, BUSY, "busy", ring_ms=300)
     assert branches(call) == ["0", "50"] and call.variables == {"transfer_result": "busy"}
     leg = wait_call(instance, lambda c: c.parent_id == call.id)
     assert (leg.hangup_cause, leg.answered_at, leg.hangup_by) == (17, None, "far end")
@@ -162,16 +143,7 @@ def test_busy_goes_to_on_fail_with_transfer_result_busy(transfers: tuple[Instanc
 
 def test_no_answer_within_the_ring_time_goes_to_on_fail(transfers: tuple[Instance, int], tmp_path: Path) -> None:
     instance, port = transfers
-    far = far_end(tmp_path, port, "ring")
-    caller = new_caller()
-    try:
-        result = sip_call(instance, tmp_path, NO_ANSWER, caller)
-        far_result = far.wait(30)
-    finally:
-        far.stop()
-    assert_ok(result, "caller")
-    assert_ok(far_result, "far end (CANCELled)")
-    call = the_call(instance, caller)
+    call, _ = run_transfer(instance, tmp_path, port, NO_ANSWER, "ring", far_is="far end (CANCELled)")
     assert branches(call) == ["0", "50"] and call.variables == {"transfer_result": "no answer"}
     leg = wait_call(instance, lambda c: c.parent_id == call.id)
     assert (leg.answered_at, leg.hangup_by, leg.variables) == (None, "platform", {"transfer_result": "no answer"})
@@ -183,8 +155,8 @@ def test_no_answer_within_the_ring_time_goes_to_on_fail(transfers: tuple[Instanc
 def test_a_country_the_tenant_does_not_allow_is_never_dialled(transfers: tuple[Instance, int],
                                                               tmp_path: Path) -> None:
     instance, _ = transfers
-    caller = new_caller()
-    assert_ok(sip_call(instance, tmp_path, REFUSED, caller), "caller")
+    caller = sipp.new_caller()
+    sipp.assert_ok(sip_call(instance, tmp_path, REFUSED, caller), "caller")
     call = the_call(instance, caller)
     assert branches(call) == ["0", "50"] and call.variables == {"transfer_result": "refused"}
     assert far_legs(instance, call.id) == []

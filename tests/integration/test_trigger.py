@@ -8,7 +8,6 @@ from typing import Any, Iterator
 
 import pytest
 
-from control.calls.service import list_calls
 from control.flow.branches.trigger import APOLOGY
 from control.webhooks.signing import verify
 from tests.integration.conftest import wait_call
@@ -41,14 +40,9 @@ class Numbers:
 
     @classmethod
     def ivr(cls, platform: Instance, tenant: dict[str, Any], branches: dict[str, Any]) -> str:
-        """A new number of the tenant running these branches; returns its 10-digit form."""
+        """A new number of the tenant (E.164) running these branches."""
         cls.next += 1
-        number = f"+1800555{cls.next:04d}"
-        platform.cli("number", "add", number, "--tenant", tenant["id"])
-        path = platform.data_dir / f"ivr-{cls.next}.json"
-        path.write_text(json.dumps({"branches": branches}))
-        platform.cli("ivr", "import", str(path), "--number", number)
-        return number
+        return platform.add_ivr(f"+1800555{cls.next:04d}", {"branches": branches}, tenant["id"])
 
 
 def branches_of(call: Any) -> list[str]:
@@ -124,7 +118,7 @@ def test_a_server_that_never_answers_gets_an_apology_in_time_and_no_channel_is_l
     apology = audio.match(heard, played(platform, APOLOGY.value))
     assert apology.score > HEARD, apology
     assert apology.lag_s < 2 + 1, f"the apology started {apology.lag_s:.2f} s in: more than timeout + 1 s"
-    call = [c for c in platform.db(lambda db: list_calls(db, 50)) if c.number == number][0]
+    call = wait_call(platform, lambda c: c.number == number)
     assert call.hangup_by == "platform" and call.reason.startswith("trigger 0: timeout after 2")
     assert call.exchanges[0]["status"] is None
     assert not [c for c in platform.ari("GET", "channels") if c["id"] == call.id]
@@ -165,7 +159,7 @@ def test_hold_covers_a_slow_server_then_the_answer_is_followed(
         "900": {"type": "hangup"},
     })
     heard = call_and_listen(platform, number, "w20")
-    call = [c for c in platform.db(lambda db: list_calls(db, 50)) if c.number == number][0]
+    call = wait_call(platform, lambda c: c.number == number)
     assert branches_of(call) == ["0:", "10:", "900:"]
     assert call.exchanges[0]["ms"] >= 4000
     held = audio.match(heard, played(platform, hold))

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
 from control.settings import Settings
+from tests.support.wait import eventually
 
 T = TypeVar("T")
 VOICECTL = [sys.executable, "-m", "control.cli"]
@@ -32,6 +32,17 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def healthz(http_port: int) -> tuple[int, dict[str, Any]]:
+    """/healthz's status and body (0 and nothing while nothing answers)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=5) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+    except OSError:
+        return 0, {}
 
 
 def free_ports() -> dict[str, int]:
@@ -96,24 +107,16 @@ class Instance:
         self.wait_healthy(timeout)
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['http']}/healthz", timeout=5) as r:
-                return r.status, json.load(r)
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.load(exc)
-        except OSError:
-            return 0, {}
+        return healthz(self.ports["http"])
 
     def wait_healthy(self, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def healthy() -> dict[str, Any] | None:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"voicectl up exited with {self.proc.returncode}:\n{self.log_tail()}")
             code, body = self.health()
-            if code == 200:
-                return body
-            time.sleep(0.2)
-        raise AssertionError(f"not healthy after {timeout}s: {self.health()}\n{self.log_tail()}")
+            return body if code == 200 else None
+
+        return eventually(healthy, timeout, lambda: f"not healthy: {self.health()}\n{self.log_tail()}", interval=0.2)
 
     def stop(self) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
@@ -124,6 +127,19 @@ class Instance:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             return self.proc.wait(10)
+
+    def first_tenant(self) -> str:
+        """The tenant of the first number listed: the demo tenant, after `voicectl demo`."""
+        return json.loads(self.cli("number", "list", "--json").stdout)[0]["tenant"]
+
+    def add_ivr(self, number: str, document: str | dict[str, Any], tenant: str | None = None) -> str:
+        """`number` added to `tenant` (by default first_tenant()), running `document` (YAML text,
+        or a dict)."""
+        self.cli("number", "add", number, "--tenant", tenant or self.first_tenant())
+        path = self.data_dir / f"ivr-{number.lstrip('+')}.{'yaml' if isinstance(document, str) else 'json'}"
+        path.write_text(document if isinstance(document, str) else json.dumps(document))
+        self.cli("ivr", "import", str(path), "--number", number)
+        return number
 
     def asterisk_pid(self) -> int:
         return int((self.data_dir / "asterisk" / "run" / "asterisk.pid").read_text().strip())

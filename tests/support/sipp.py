@@ -7,6 +7,7 @@ other than 200, e.g. 404, that ends the call).
 """
 from __future__ import annotations
 
+import random
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,7 @@ from xml.sax.saxutils import quoteattr
 DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"
 DIGIT_FILE = {"*": "star", "#": "pound"}
 
-# The SDP both ends offer or answer: PCMU and RFC 4733 DTMF. (Formatted: the far end's
-# templates go through str.format, so it holds no braces.)
+# The SDP both ends offer or answer: PCMU and RFC 4733 DTMF.
 def _sdp(origin: str) -> str:
     return (f"      v=0\n      o={origin} 53655765 2353687637 IN IP[local_ip_type] [local_ip]\n"
             "      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n"
@@ -168,69 +168,59 @@ def run(scenario_xml: str, *, workdir: Path, target: str, service: str, calls: i
     return _result(workdir, proc.returncode, proc.stdout, proc.stderr)
 
 
+def sip_call(target: str, workdir: Path, service: str, steps: Sequence[tuple], *, caller: str,
+             timeout: float = 60, local_ip: str = "127.0.0.1", media_port: int = 0, **scenario_kw: str
+             ) -> SippResult:
+    """One call from a phone at local_ip: scenario(steps, caller=caller, **scenario_kw), its
+    media on media_port (by default a random one of its own)."""
+    return run(scenario(steps, caller=caller, **scenario_kw), workdir=workdir, target=target, service=service,
+               media_port=media_port or random.randrange(36000, 38000, 2), timeout=timeout, local_ip=local_ip)
+
+
+def new_caller() -> str:
+    """A caller number of its own, to find the call's record by."""
+    return f"1555{random.randrange(10**6, 10**7)}"
+
+
+def assert_ok(result: SippResult, who: str = "") -> None:
+    assert result.ok, (f"{who + ': ' if who else ''}SIPp failed ({result.returncode}):\n{result.errors[-3000:]}\n"
+                       f"{result.stderr[-2000:]}")
+
+
 def _result(workdir: Path, returncode: int, stdout: str, stderr: str) -> SippResult:
     errors_file = workdir / "errors.log"
     return SippResult(returncode, stdout, stderr,
                       errors_file.read_text(errors="replace") if errors_file.exists() else "")
 
 
+def _response(status: str, *headers: str, sdp: str | None = None, cseq: str = "[last_CSeq:]",
+              retrans: bool = False) -> str:
+    """A UAS's response to the request it last took, in that request's dialog (the To gets SIPp's
+    tag): status ("200 OK"), headers, then the SDP body when given."""
+    lines = [f"SIP/2.0 {status}", "[last_Via:]", "[last_From:]", "[last_To:];tag=[pid]SIPpTag01[call_number]",
+             "[last_Call-ID:]", cseq, *headers,
+             *(("Content-Type: application/sdp", "Content-Length: [len]") if sdp else ("Content-Length: 0",))]
+    message = "".join(f"      {line}\n" for line in lines) + (f"\n{sdp}" if sdp else "")
+    send = '<send retrans="500">' if retrans else "<send>"
+    return f"  {send}\n    <![CDATA[\n{message}    ]]>\n  </send>\n"
+
+
 # A provider's registrar: challenges the first REGISTER (401, digest), checks the answer with
 # SIPp's verifyauth against the credentials it was given (the user name is part of the digest),
 # and only then answers 200. A wrong user name or password gets 403, after which the scenario
 # waits for nothing and fails.
-REGISTRAR = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="registrar">
-  <recv request="REGISTER"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 401 Unauthorized
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      WWW-Authenticate: Digest realm="{realm}", nonce="[pid]n[call_number]", algorithm=MD5
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv request="REGISTER">
-    <action>
-      <verifyauth assign_to="auth_ok" username="{username}" password={password}/>
-    </action>
-  </recv>
-  <nop hide="true" test="auth_ok" next="good"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 403 Forbidden
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv request="NEVER" timeout="500"/>
-  <label id="good"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Contact:];expires=600
-      Expires: 600
-      Content-Length: 0
-    ]]>
-  </send>
-</scenario>
-"""
-
-
 def registrar(username: str, password: str, realm: str = "provider.example") -> str:
-    return REGISTRAR.format(username=username, password=quoteattr(password), realm=realm)
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="registrar">\n'
+            '  <recv request="REGISTER"/>\n'
+            + _response("401 Unauthorized",
+                        f'WWW-Authenticate: Digest realm="{realm}", nonce="[pid]n[call_number]", algorithm=MD5')
+            + '  <recv request="REGISTER">\n    <action>\n'
+            f'      <verifyauth assign_to="auth_ok" username="{username}" password={quoteattr(password)}/>\n'
+            '    </action>\n  </recv>\n  <nop hide="true" test="auth_ok" next="good"/>\n'
+            + _response("403 Forbidden")
+            + '  <recv request="NEVER" timeout="500"/>\n  <label id="good"/>\n'
+            + _response("200 OK", "[last_Contact:];expires=600", "Expires: 600")
+            + "</scenario>\n")
 
 
 # The far end of a transfer: SIPp as the phone the platform dials through a trunk. Every
@@ -239,39 +229,8 @@ def registrar(username: str, password: str, realm: str = "provider.example") -> 
 _KEEP = {"from": '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>',
          "contact": '<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="remote_contact"/>',
          "cseq": '<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>'}
-_FAR_RINGING = """
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port]>
-      Content-Length: 0
-    ]]>
-  </send>
-"""
-_FAR_ANSWER = """
-  <pause milliseconds="{ring_ms}"/>
-  <send retrans="500">
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-""" + _sdp("far") + """    ]]>
-  </send>
-  <recv request="ACK" crlf="true"/>
-  <pause milliseconds="{talk_ms}"/>
-  <send retrans="500">
+_FAR_CONTACT = "Contact: <sip:[local_ip]:[local_port]>"
+_FAR_BYE = """  <send retrans="500">
     <![CDATA[
       BYE [$remote_contact] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -285,60 +244,26 @@ _FAR_ANSWER = """
   </send>
   <recv response="200" crlf="true"/>
 """
-_FAR_REFUSE = """
-  <pause milliseconds="{ring_ms}"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 {code} {reason}
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv request="ACK"/>
-"""
-# Rings until the caller gives up: CANCEL is answered 200, then the INVITE 487.
-_FAR_RING = """
-  <recv request="CANCEL"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-  <send>
-    <![CDATA[
-      SIP/2.0 487 Request Terminated
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      CSeq: [$invite_cseq] INVITE
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv request="ACK"/>
-"""
 
 
 def far_end(kind: str, *, ring_ms: int = 500, talk_ms: int = 2000) -> str:
     """A UAS scenario for a transfer's far end: "answer" (rings ring_ms, answers, hangs up after
-    talk_ms), "busy" (486 after ring_ms), "ring" (rings until CANCELled)."""
-    body, keep = {"answer": (_FAR_ANSWER.format(ring_ms=ring_ms, talk_ms=talk_ms), ("from", "contact")),
-                  "busy": (_FAR_REFUSE.format(ring_ms=ring_ms, code=486, reason="Busy Here"), ()),
-                  "ring": (_FAR_RING, ("cseq",))}[kind]
+    talk_ms), "busy" (486 after ring_ms), "ring" (rings until CANCELled: CANCEL is answered 200,
+    then the INVITE 487)."""
+    ring = f'\n  <pause milliseconds="{ring_ms}"/>\n'
+    body, keep = {
+        "answer": (ring + _response("200 OK", _FAR_CONTACT, sdp=_sdp("far"), retrans=True)
+                   + f'  <recv request="ACK" crlf="true"/>\n  <pause milliseconds="{talk_ms}"/>\n' + _FAR_BYE,
+                   ("from", "contact")),
+        "busy": (ring + _response("486 Busy Here") + '  <recv request="ACK"/>\n', ()),
+        "ring": ('\n  <recv request="CANCEL"/>\n' + _response("200 OK")
+                 + _response("487 Request Terminated", cseq="CSeq: [$invite_cseq] INVITE")
+                 + '  <recv request="ACK"/>\n', ("cseq",)),
+    }[kind]
     invite = ('\n  <recv request="INVITE">\n    <action>\n      ' + "\n      ".join(_KEEP[k] for k in keep)
               + "\n    </action>\n  </recv>") if keep else '\n  <recv request="INVITE"/>'
-    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="far-end">' + invite + _FAR_RINGING + body
-            + "</scenario>\n")
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="far-end">' + invite + "\n"
+            + _response("180 Ringing", _FAR_CONTACT) + body + "</scenario>\n")
 
 
 @dataclass

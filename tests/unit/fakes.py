@@ -143,7 +143,7 @@ class EchoMedia:
 
 @dataclass
 class FakeIvrs:
-    """Other numbers' IVRs by (number as the document writes it, tenant id)."""
+    """Other numbers' IVRs by (E.164 number, as goto branches keep it, tenant id)."""
 
     ivrs: dict[tuple[str, str], Ivr] = field(default_factory=dict)
     asked: list[tuple[str, str]] = field(default_factory=list)

@@ -195,6 +195,39 @@ def test_calls_show_an_over_large_history_is_stored_bounded(cli) -> None:
     assert "exchanges not kept" in cli("calls", "show", "node-1.7").output
 
 
+def test_calls_list_and_show_escape_what_callers_sent(cli) -> None:
+    """A caller's name and the digits a channel reported reach the record as they came: the
+    text output writes their controls as escapes, the JSON output keeps them as they are."""
+    from datetime import datetime, timezone
+
+    from control.calls.recorder import CallRecorder
+    from control.calls.service import CallEnd, CallStart
+    from control.settings import Settings
+    from control.store.db import make_engine, migrate, sessions
+
+    assert cli("tenant", "list").exit_code == 0
+    url = Settings.from_env().database_url
+    migrate(url)
+
+    async def write() -> None:
+        engine = make_engine(url)
+        recorder = CallRecorder(sessions(engine))
+        at = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+        recorder.started(CallStart("node-1.9", "inbound", "+18459511000", "+1212\x1b[2J", "Ann\u202e\r", "ten_1",
+                                   at, at))
+        recorder.ended("node-1.9", CallEnd(16, "Normal Clearing", "caller", [{"branch": "0", "input": "1\x07"}]))
+        await recorder.close()
+        await engine.dispose()
+
+    asyncio.run(write())
+    for args in (("calls", "list"), ("calls", "show", "node-1.9")):
+        text = cli(*args).output
+        assert "\x1b" not in text and "\r" not in text and "\x07" not in text and "\u202e" not in text, text
+        assert "+1212\\x1b[2J" in text and "0:1\\x07" in text
+    assert "(Ann\\u202e\\x0d)" in cli("calls", "show", "node-1.9").output
+    assert json.loads(cli("calls", "show", "node-1.9", "--json").output)["caller_name"] == "Ann\u202e\r"
+
+
 def database_at(revision: str, store: str, request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Any]:
     """An empty database (SQLite, or the test PostgreSQL reset) migrated up to `revision`, as
     a data directory from an older release has it: its URL and the alembic config to go on."""

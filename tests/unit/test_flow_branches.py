@@ -134,10 +134,10 @@ OTHER = parse_ivr({"branches": {"0": BYE, "40": {"type": "content", "play": PROM
 
 
 async def test_goto_another_number_runs_that_numbers_ivr_from_then_on() -> None:
-    ivrs = FakeIvrs({("8005550111", "t-1"): OTHER})
+    ivrs = FakeIvrs({("+18005550111", "t-1"): OTHER})
     doc = {"branches": {"0": {"type": "goto", "number": 8005550111, "branch": "40"}}}
     channel, call, _ = await run(doc, [], ivrs=ivrs, tenant=TenantView(id="t-1"))
-    assert ivrs.asked == [("8005550111", "t-1")] and call.ivr is OTHER
+    assert ivrs.asked == [("+18005550111", "t-1")] and call.ivr is OTHER, "looked up as E.164, however written"
     assert call.branch_data == [{"branch": "0", "input": ""}, {"branch": "40", "input": ""},
                                 {"branch": "0", "input": ""}], "branch 0 is the other IVR's hangup"
     assert channel.played == [["tts:Enter your code"]] and call.reason is None

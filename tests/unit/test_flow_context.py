@@ -122,7 +122,31 @@ async def test_a_fake_play_of_no_length_still_yields_and_can_be_cancelled() -> N
 
 def test_expand_item_expands_text_album_and_sort_only() -> None:
     call = context(variables={"a": " 010 ", "s": "7", "t": "hi"})
-    assert call.expand_item(PlayItem("file", album="${a}", sort="${s}")) == PlayItem("file", album="10", sort="7")
-    assert call.expand_item(PlayItem("tts", "${t}!")) == PlayItem("tts", "hi!")
+    assert PlayItem("file", album="${a}", sort="${s}").expanded(call.expand) == PlayItem("file", album="10", sort="7")
+    assert PlayItem("tts", "${t}!").expanded(call.expand) == PlayItem("tts", "hi!")
     sound = PlayItem("sound", "beep")
-    assert call.expand_item(sound) is sound
+    assert sound.expanded(call.expand) is sound
+
+
+async def test_items_no_variable_changed_are_not_checked_again_on_every_play(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from control.flow import context as context_module
+
+    checked: list[PlayItem] = []
+    real = context_module.item_problem
+    monkeypatch.setattr(context_module, "item_problem", lambda item: checked.append(item) or real(item))
+    call = context(variables={"who": "Ann"})
+    items = [PlayItem("tts", "Hello"), PlayItem("file", album="1", sort="2"), PlayItem("tts", "Hi ${who}")]
+    for _ in range(3):
+        await call.play_items(items, barge_in=False)
+    assert checked == [PlayItem("tts", "Hi Ann")] * 3, "checked when parsed; only what a variable made is checked"
+
+
+async def test_resolve_strict_plays_all_or_says_why_and_expands_against_what_it_is_given() -> None:
+    call = context(variables={"a": "1"})
+    call.media.missing.add(("2", "9"))
+    items = [PlayItem("tts", "Hi"), PlayItem("file", album="${a}", sort="9")]
+    assert await call.resolve_strict(items) == (["tts:Hi", "file:1/9"], "")
+    assert await call.resolve_strict(items, {"a": "2"}) == ([], "play: album 2 has no recording 9")
+    assert await call.resolve_strict(items, {"a": "x"}) == ([], "play.1: album 'x' is not a recording number")
+    assert call.variables == {"a": "1"}, "the call's own variables are only read"

@@ -1,7 +1,7 @@
 """entry.collect: the one multi-digit collector (first-key wait, inter-digit wait, #, count)."""
 from __future__ import annotations
 
-from control.flow.entry import collect, ends_on_match
+from control.flow.entry import ANY, ENTRY, MAX_DIGITS, collect, ends_on_match, terminator_for
 from tests.unit.fakes import FakeChannel
 
 
@@ -57,3 +57,13 @@ async def test_complete_ends_the_entry_early() -> None:
 def test_ends_on_match_waits_while_a_longer_key_may_follow_and_ignores_the_catch_all() -> None:
     complete = ends_on_match(["1", "12", "3", "%"])
     assert [complete(e) for e in ("1", "12", "3", "4", "%", "")] == [False, True, True, False, False, False]
+
+
+def test_the_terminator_is_one_rule_for_menus_and_webhook_inputs() -> None:
+    assert terminator_for(["12", "3"], "#", 3) == "#"
+    assert terminator_for(["12", "3"], None, 3) is None
+    assert terminator_for(["1", "#"], "#", 1) is None, "one-key entries: # stays a key"
+    assert terminator_for(["1#", "3"], "#", 2) is None, "a key holding it: it is part of an entry"
+    assert terminator_for(["1#", "3"], "*", 2) == "*"
+    assert ENTRY.fullmatch("1" * MAX_DIGITS) and not ENTRY.fullmatch("1" * (MAX_DIGITS + 1))
+    assert not ENTRY.fullmatch(ANY) and not ENTRY.fullmatch("")

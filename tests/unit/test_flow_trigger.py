@@ -246,3 +246,30 @@ async def test_a_caller_who_hangs_up_while_the_server_thinks_is_noticed_at_once(
     assert await run_ivr(parse_ivr(doc()), call) == "caller"
     assert asyncio.get_running_loop().time() - started < 1
     assert path(call) == ["0:1"], "nothing after the trigger ran"
+
+
+async def test_the_answer_kept_on_the_call_is_cut_as_the_call_record_cuts_it() -> None:
+    from control.calls.recorder import MAX_ANSWER_CHARS
+    from control.flow.branches.trigger import KEPT_ANSWER_CHARS
+
+    big = {"goto": "150", "note": "x" * 10_000}
+    _, call, _ = await run([ok(big)], ["1"])
+    kept = call.exchanges[0]["answer"]
+    assert KEPT_ANSWER_CHARS == MAX_ANSWER_CHARS and len(kept) == KEPT_ANSWER_CHARS and kept.endswith("~")
+    _, call, _ = await run([ok({"goto": "150", "n": float("nan")})], ["1"])
+    assert call.exchanges[0]["answer"] == "<dict that is not JSON>", "what the record could not store either"
+    assert path(call) == ["0:1", "5:", "150:"], "the answer itself still counts"
+
+
+@pytest.mark.parametrize("url, why", [
+    ("http://2130706433:9000/", "not an address written in the usual form"),
+    ("https://example.com/" + "x" * 3000, "longer than 2048 characters"),
+    ("https://example.com/\u00adhook", "spaces or control characters"),
+    ("https://example.com:0/", "port 0"),
+])
+def test_a_triggers_url_is_read_by_the_rule_the_client_applies(url: str, why: str) -> None:
+    from control.webhooks.policy import WebhookPolicy
+
+    with pytest.raises(IvrInvalid, match=why):
+        parse_ivr(doc({"url": url}))
+    assert why in (WebhookPolicy().url_problem(url) or "")

@@ -250,9 +250,10 @@ def test_goto_fields_are_strict(goto: dict[str, Any], errors: list[str]) -> None
 
 
 def test_goto_another_number_names_that_ivrs_branch_unchecked_here() -> None:
-    for number in ("+18005550100", "8005550100", 8005550100, "+442071838750"):
+    for number, e164 in (("+18005550100", "+18005550100"), ("8005550100", "+18005550100"),
+                         (8005550100, "+18005550100"), ("+442071838750", "+442071838750")):
         ivr = parse_ivr(with_branch({"type": "goto", "number": number, "branch": "700"}))
-        assert ivr.dump()["branches"]["0"] == {"type": "goto", "branch": "700", "number": str(number)}
+        assert ivr.dump()["branches"]["0"] == {"type": "goto", "branch": "700", "number": e164}, "kept as E.164"
 
 
 @pytest.mark.parametrize(("album", "errors"), [

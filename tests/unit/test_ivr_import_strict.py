@@ -99,3 +99,11 @@ def test_a_goto_into_another_tenants_number_is_refused(cli, tmp_path: Path) -> N
     assert "8459519999 is not a number of this tenant" in refused(cli, path)
     path.write_text(json.dumps({"branches": {"0": {"type": "goto", "number": "+18459513000", "branch": "0"}}}))
     assert cli("ivr", "import", str(path), "--number", NUMBER).exit_code == 0
+
+
+def test_a_goto_number_no_plan_knows_is_refused_as_a_document_error(cli, tmp_path: Path) -> None:
+    # +999 is no country calling code: once refused with a traceback (the number parsed as a
+    # document but not as a phone number when the import looked it up).
+    path = tmp_path / "goto.json"
+    path.write_text(json.dumps({"branches": {"0": {"type": "goto", "number": "+9991234567", "branch": "0"}}}))
+    assert "branches.0.number: must be a phone number" in refused(cli, path)

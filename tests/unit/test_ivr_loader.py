@@ -95,6 +95,20 @@ def test_errors_name_the_line_and_column() -> None:
     assert refusal("v: " + "9" * 5000).startswith("ivr.yaml:1:4: '99999")
 
 
+@pytest.mark.parametrize("plain", [str(2**63 - 1), str(-2**63), hex(2**63 - 1), "0o777777777777777777777"])
+def test_integers_up_to_64_bits_are_read(plain: str) -> None:
+    assert load_document(f"v: {plain}\n".encode())["v"] == ast.literal_eval(plain)
+
+
+@pytest.mark.parametrize("plain", [str(2**63), str(-2**63 - 1), "0x8000000000000000", "0o1000000000000000000000",
+                                   "0x" + "f" * 4000, "9" * 4000, "-" + "9" * 5000])
+def test_integers_beyond_64_bits_are_refused_where_they_are(plain: str) -> None:
+    # Past 4,300 digits Python cannot even print one: refused here, before anything quotes it.
+    message = refusal(f"branches:\n  \"0\": {{type: goto, branch: {plain}}}\n")
+    assert message.startswith("ivr.yaml:2:29: ") and message.endswith(" is too large: integers are -2**63 to 2**63-1")
+    assert len(message) < 120
+
+
 @pytest.mark.parametrize("indent", [None, 2, "\t"])
 def test_json_is_read_by_the_same_loader(indent: int | str | None) -> None:
     doc = {"branches": {"0": {"type": "menu", "play": [{"type": "tts", "text": "caf\u00e9 \"quoted\"\n/ \u2603"}],

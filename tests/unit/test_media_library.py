@@ -58,7 +58,7 @@ async def test_missing_recordings_and_bad_numbers_raise_media_missing(setup: dic
             await media.resolve(([file_item("10", "25")] if tenant_id == tenant else []) + [item], tenant_id)
         assert caught.value.item is item and why in caught.value.why, (item, caught.value.why)
     with pytest.raises(MediaMissing, match="no album library"):
-        await HttpMedia(TtsCache(Path("/nonexistent")), BASE).resolve([file_item("10", "25")], tenant)
+        await HttpMedia(TtsCache(Path("/nonexistent")), BASE, None).resolve([file_item("10", "25")], tenant)
 
 
 async def test_the_index_reads_the_database_once_per_ttl(setup: dict[str, Any], db: async_sessionmaker,

@@ -127,3 +127,36 @@ async def test_salvage_keeps_tagged_takes_of_calls_gone_and_leaves_running_calls
     # Held for good (no audio, no such tenant): deleted; a running call's, or a stranger's: left.
     assert sorted(ops.deleted) == sorted([gone, silent, foreign])
     assert sorted(ops.files) == sorted([running, "someone-elses.wav"])
+
+
+async def test_a_take_already_in_the_librarys_shape_is_moved_in_without_sox(
+        db: async_sessionmaker, tenant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from control.recordings import audio
+
+    async def no_sox(*args: object, **kwargs: object) -> None:
+        raise AssertionError("sox ran on a take Asterisk wrote in the library's shape")
+
+    monkeypatch.setattr(audio, "run", no_sox)
+    take = asterisk_wav(1.0)
+    ops = StoredOps({"c1-native": take})
+    kept = await AriRecordingSink(ops, db, tmp_path, RecordingIndex(db)).keep(Take("c1-native", 1.0, "key"), tenant, 1)
+    [row] = await list_recordings(db, tenant)
+    assert kept.seconds == pytest.approx(1.0) and row.bytes == len(take)
+    assert (recordings_dir(tmp_path) / row.file).read_bytes() == take, "byte for byte what Asterisk wrote"
+    assert [p.name for p in recordings_dir(tmp_path).iterdir()] == [row.file]
+
+
+async def test_a_take_in_another_shape_is_still_converted(db: async_sessionmaker, tenant: str,
+                                                          tmp_path: Path) -> None:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:  # 16 kHz: not what the library keeps
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\x10\x00" * 16000)
+    ops = StoredOps({"c1-wide": out.getvalue()})
+    await AriRecordingSink(ops, db, tmp_path, RecordingIndex(db)).keep(Take("c1-wide", 1.0, "key"), tenant, 1)
+    [row] = await list_recordings(db, tenant)
+    with wave.open(str(recordings_dir(tmp_path) / row.file), "rb") as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+    assert row.seconds == pytest.approx(1.0, abs=0.01)

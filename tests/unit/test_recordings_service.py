@@ -215,3 +215,30 @@ async def test_adds_racing_for_the_next_free_sort_each_get_their_own(db: async_s
     assert sorted(a.sort for a in added) == [1, 2]
     assert in_store == [1, 1, 2], "both picked 1; the second found it taken and looked again"
     assert sorted(left_behind(tmp_path)) == sorted(a.file for a in added)
+
+
+async def test_numbers_beyond_what_the_columns_hold_find_nothing(db: async_sessionmaker, tenant: str,
+                                                                 tmp_path: Path) -> None:
+    added = await add_recording(db, tmp_path, tenant, 1, make_wav(tmp_path / "a.wav", 0.2))
+    for album, sort in ((2**63, 1), (1, 2**31), (0, 1), (-1, 1), (service.MAX_RECORDING_NUMBER + 1, 1)):
+        assert await find_recording(db, tenant, album, sort) is None
+        assert album == 1 or await list_recordings(db, album=album) == []
+        with pytest.raises(NotFound, match=f"album {album} of {tenant} has no recording at sort {sort}"):
+            await remove_recording(db, tmp_path, None, tenant, album=album, sort=sort)
+    for bad in (str(2**31), "99999999999", str(2**63)):
+        with pytest.raises(NotFound, match=f"recording {bad} does not exist"):
+            await remove_recording(db, tmp_path, bad)
+    removed = await remove_recording(db, tmp_path, None, tenant, album=1, sort=1)
+    assert removed.id == added.id and await list_recordings(db) == [] and left_behind(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["evil\u202egnp.exe", "a\u2028b", "a\u2066b", "a\x1bb", "x" * 201])
+async def test_names_that_would_not_print_as_themselves_are_refused(db: async_sessionmaker, tenant: str,
+                                                                    tmp_path: Path, name: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        await add_recording(db, tmp_path, tenant, 1, make_wav(tmp_path / "a.wav", 0.2), name=name)
+    assert [e.split(":")[0] for e in caught.value.errors] == ["name"]
+    # A file's own name is made to pass instead: what would not print becomes a space.
+    added = await add_recording(db, tmp_path, tenant, 1, make_wav(tmp_path / f"{name[:100]}.wav", 0.2))
+    assert added.name == name[:100].replace("\u202e", " ").replace("\u2028", " ").replace("\u2066", " ") \
+        .replace("\x1b", " ")

@@ -83,3 +83,65 @@ def test_rotate_replaces_the_secret(cli) -> None:
     assert "Signing secret: whsec_" in text.output and rotated["signing_secret"] not in text.output
     missing = cli("tenant", "secret", "rotate", "ten_nope")
     assert missing.exit_code == 1 and "tenant ten_nope does not exist" in missing.output
+
+
+def test_only_iana_names_from_the_tzdata_package_are_time_zones() -> None:
+    from control.errors import Invalid
+    from control.tenants.service import check_timezone, iana_timezones
+
+    assert {"UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata"} <= iana_timezones()
+    assert check_timezone(" Europe/Paris ") == "Europe/Paris"
+    for bad in ("localtime", "posixrules", "Factory", "posix/Europe/Paris", "right/UTC", "Europe/Paris\x00",
+                "x" * 100_000):
+        with pytest.raises(Invalid) as caught:
+            check_timezone(bad)
+        assert "is not an IANA time zone name" in str(caught.value) and len(str(caught.value)) < 200
+
+
+def test_tenant_ids_of_another_shape_are_not_found_before_any_query() -> None:
+    from control.errors import NotFound
+    from control.tenants.service import is_tenant_id, tenant_id_or_not_found
+
+    assert is_tenant_id("ten_0123456789abcdef") and tenant_id_or_not_found("ten_0123456789abcdef")
+    for bad in ("ten_nope", "ten_0123456789ABCDEF", "ten_0123456789abcdef0", "ten_0123456789abcde\x00", "",
+                "ten_0123456789abcdef\n"):
+        assert not is_tenant_id(bad)
+        with pytest.raises(NotFound):
+            tenant_id_or_not_found(bad)
+    with pytest.raises(NotFound) as caught:
+        tenant_id_or_not_found("ten_\x00" + "x" * 10_000)
+    assert str(caught.value) == "tenant 'ten_\\x00" + "x" * 35 + "'... does not exist"
+
+
+def test_bad_ids_and_trunk_names_are_refused_on_both_stores(cli) -> None:  # noqa: F811
+    tenant_id = json.loads(cli("tenant", "create", "Acme", "--json").output)["id"]
+    for args in (("tenant", "set", "ten_\x00", "--timezone", "UTC"), ("tenant", "secret", "rotate", "ten_\x00"),
+                 ("calls", "show", "node\x00"), ("calls", "show", "x" * 65)):
+        out = cli(*args)
+        assert out.exit_code == 1 and "does not exist" in out.output and "\x00" not in out.output, (args, out.output)
+    out = cli("tenant", "set", tenant_id, "--outbound-trunk", "trunk\x00")
+    assert out.exit_code == 1 and "outbound_trunk: there is no trunk 'trunk\\x00'" in out.output
+
+
+def test_names_that_would_not_print_as_themselves_are_refused(cli) -> None:  # noqa: F811
+    for name in ("a\x00b", "Acme\nten_0000  Evil  UTC", "evil\u202egnp", "a\u2028b", "x" * 201):
+        out = cli("tenant", "create", name)
+        assert out.exit_code == 1 and "rejected, nothing was stored:" in out.output, (name, out.output)
+        assert "  name: must" in out.output and len(out.output) < 200
+    assert cli("tenant", "create", "  Zoë & Söhne  ").exit_code == 0
+    assert "Zoë & Söhne" in cli("tenant", "list").output
+
+
+def test_allow_countries_refuses_codes_longer_than_three_digits_in_a_short_message() -> None:
+    from control.errors import Invalid
+    from control.tenants.service import parse_countries
+
+    assert parse_countries("+1, 44 ,880,us") == ["1", "44", "880", "US"]
+    for bad in ("1" * 5000, "0044", "9999"):
+        with pytest.raises(Invalid) as caught:
+            parse_countries(bad)
+        assert "is neither a region" in str(caught.value) and len(str(caught.value)) < 120
+    with pytest.raises(Invalid) as caught:
+        parse_countries(",".join(["zz"] * 5000))
+    assert len(caught.value.errors) == 11
+    assert caught.value.errors[-1] == "allow_countries: and 4990 more entries like these"

@@ -17,8 +17,7 @@ from control.transfers.service import DialPolicy, TrunkTarget, plan
 from tests.unit.fakes import HANGUP, EchoMedia, FakeChannel
 
 BYE = {"type": "hangup"}
-POLICY = DialPolicy("carrier", frozenset({"US"}), False,
-                    (TrunkTarget("carrier", "sip.carrier.example", 5060), TrunkTarget("pbx", "10.0.0.7", 5070)))
+POLICY = DialPolicy("carrier", frozenset({"US"}), False, TrunkTarget("carrier", "sip.carrier.example", 5060))
 
 
 class PolicyTargets:
@@ -176,3 +175,17 @@ async def test_a_call_with_no_dial_targets_refuses_without_dialling() -> None:
     call = CallContext(channel, EchoMedia(), tenant=TenantView("ten_1"))
     await run_ivr(parse_ivr(doc()), call)
     assert channel.dials == [] and call.variables == {"transfer_result": "refused"}
+
+
+def test_one_number_parser_for_provisioning_goto_and_transfer_targets() -> None:
+    from control.flow.dial import parse_phone
+    from control.numbers.phone import to_e164
+
+    for text in ("8005550100", "+1 (800) 555-0100", "18005550100"):
+        goto = parse_ivr({"branches": {"0": {"type": "goto", "number": text, "branch": "0"}}}).branches["0"]
+        assert parse_phone(text).e164 == to_e164(text) == goto.number == "+18005550100"  # type: ignore[attr-defined]
+    for text in ("8005550100 ext. 5", "+1555123", "+9991234567"):
+        with pytest.raises(ValueError, match="phone number"):
+            to_e164(text)
+        assert "branches.0.number: must be a phone number" in str(problems(
+            {"branches": {"0": {"type": "goto", "number": text, "branch": "0"}}}))

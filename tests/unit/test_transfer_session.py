@@ -14,7 +14,7 @@ from control.settings import Settings
 from control.telephony import call as call_module
 from control.telephony.ari import AriLink
 from control.telephony.ari_http import AriError
-from control.telephony.call import CALL_EVENTS, CallSession
+from control.telephony.call import CALL_EVENTS, CallSession, derived_id
 
 CALLER = "n-1700000000.1"
 LEG = "n-t1-1700000000.1"
@@ -302,10 +302,6 @@ def test_the_event_filter_lets_through_what_a_transfer_needs() -> None:
 
 
 async def test_ids_are_node_qualified_and_never_the_callers_with_something_appended() -> None:
-    session = CallSession(Ops(), {"id": "node-a-1700000000.42"}, ["inbound"])  # type: ignore[arg-type]
-    session._transfers = 3
-    assert session._derived_id("t") == "node-a-t3-1700000000.42"
-    plain = CallSession(Ops(), {"id": "c1"}, ["inbound"])  # type: ignore[arg-type]
-    plain._transfers = 1
-    assert plain._derived_id("b") == "b1-c1"
+    assert derived_id("node-a-1700000000.42", "t", 3) == "node-a-t3-1700000000.42"
+    assert derived_id("c1", "b", 1) == "b1-c1"
     assert call_module.DIAL_BACKSTOP_S > 0

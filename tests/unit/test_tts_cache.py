@@ -91,17 +91,17 @@ async def test_real_renders_are_bounded_too(tmp_path: Path, monkeypatch: Any) ->
     from control.media import tts
 
     running, most = [0], [0]
-    real_run = tts._run
+    real_run = tts.run
 
-    async def counting_run(*argv: str) -> None:
+    async def counting_run(*argv: str, **kwargs: Any) -> None:
         running[0] += 1
         most[0] = max(most[0], running[0])
         try:
-            await real_run(*argv)
+            await real_run(*argv, **kwargs)
         finally:
             running[0] -= 1
 
-    monkeypatch.setattr(tts, "_run", counting_run)
+    monkeypatch.setattr(tts, "run", counting_run)
     cache = TtsCache(tmp_path, renders=2)
     keys = await asyncio.gather(*(cache.ensure(f"Option {i}.") for i in range(5)))
     assert most[0] == 2
@@ -178,15 +178,18 @@ async def test_a_file_is_never_evicted_by_its_own_render(tmp_path: Path) -> None
     assert not cache.path(first).exists()
 
 
-async def test_serving_a_file_counts_as_a_use(tmp_path: Path, aiohttp_client: Any) -> None:
+async def test_serving_a_file_counts_as_a_use(tmp_path: Path, aiohttp_client: Any, db: Any) -> None:
     from control.api.app import build_app
+    from control.media.library import RecordingLibrary
+    from control.recordings.index import RecordingIndex
 
     async def health() -> tuple[bool, dict[str, Any]]:
         return True, {}
 
     cache = TtsCache(tmp_path, max_bytes=3000, render=FakeRenderer(size=1000))
     keys = {text: await cache.ensure(text) for text in ("a", "b", "c")}
-    client = await aiohttp_client(build_app(health, cache))
+    client = await aiohttp_client(build_app(health, cache, RecordingLibrary(tmp_path / "recordings",
+                                                                            RecordingIndex(db))))
     fetched = await client.get(f"/media/tts/{keys['a']}.wav")
     assert fetched.status == 200 and await fetched.read() == b"x" * 1000
     await cache.ensure("d")
@@ -243,7 +246,7 @@ async def test_the_length_of_a_tts_prompt_is_known_and_of_a_sound_is_not(tmp_pat
     from control.flow.play import PlayItem
     from control.media.tts import HttpMedia
 
-    media = HttpMedia(TtsCache(tmp_path), "http://127.0.0.1:8080")
+    media = HttpMedia(TtsCache(tmp_path), "http://127.0.0.1:8080", None)
     [tts] = await media.resolve([PlayItem("tts", "One two three four five.")])
     seconds = media.seconds([tts])
     assert seconds is not None and 1.0 < seconds < 4.0

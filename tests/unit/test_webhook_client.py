@@ -11,7 +11,8 @@ import pytest
 from aiohttp import web
 
 from control.webhooks.client import WebhookClient
-from control.webhooks.policy import WebhookPolicy, parse_allow
+from control.settings import parse_webhook_allow as parse_allow
+from control.webhooks.policy import WebhookPolicy
 from control.webhooks.signing import HEADER, verify
 
 SECRET = "whsec_client_test"
@@ -48,6 +49,10 @@ async def server() -> AsyncIterator[Server]:
     async def nan(request: web.Request) -> web.Response:
         return web.Response(text='{"x": NaN}', content_type="application/json")
 
+    async def number(request: web.Request) -> web.Response:
+        # a number json reads as a float: 1e308 is one, 1e999 and -1e999 would be infinities
+        return web.Response(text=f'{{"n": {request.match_info["n"]}}}', content_type="application/json")
+
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(5)
         return web.json_response({})
@@ -78,6 +83,7 @@ async def server() -> AsyncIterator[Server]:
     app.router.add_post("/status/{code}", status)
     app.router.add_post("/html", html)
     app.router.add_post("/nan", nan)
+    app.router.add_post("/number/{n}", number)
     app.router.add_post("/slow", slow)
     app.router.add_post("/slow-body", slow_body)
     app.router.add_post("/huge", huge)
@@ -131,6 +137,14 @@ async def test_a_body_that_is_not_json(server: Server, client: WebhookClient) ->
     for path in ("/html", "/nan"):
         answer = await client.post(server.url + path, BODY, secret=SECRET, timeout=5)
         assert (answer.status, answer.body, answer.error) == (200, None, "not JSON")
+
+
+async def test_a_number_too_large_for_a_float_is_not_json(server: Server, client: WebhookClient) -> None:
+    for n in ("1e999", "-1e999", "1" + "0" * 400 + ".0"):
+        answer = await client.post(server.url + f"/number/{n}", BODY, secret=SECRET, timeout=5)
+        assert (answer.status, answer.body, answer.error) == (200, None, "not JSON"), n
+    answer = await client.post(server.url + "/number/1e308", BODY, secret=SECRET, timeout=5)
+    assert (answer.body, answer.error) == ({"n": 1e308}, None)
 
 
 async def test_a_slow_server_is_a_timeout(server: Server, client: WebhookClient) -> None:

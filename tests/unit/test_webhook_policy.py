@@ -11,8 +11,8 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from control.settings import Settings
-from control.webhooks.policy import (GuardedResolver, Refused, WebhookPolicy, current_policy, parse_allow,
-                                     url_problem)
+from control.settings import parse_webhook_allow as parse_allow
+from control.webhooks.policy import GuardedResolver, Refused, WebhookPolicy, url_syntax_problem
 
 OWN = ipaddress.ip_address("192.0.2.10")
 
@@ -90,13 +90,28 @@ def test_a_bad_setting_is_one_clear_line() -> None:
 
 
 def test_the_process_policy_follows_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    def url_problem(url: str) -> str | None:
+        return WebhookPolicy.from_settings(Settings.from_env()).url_problem(url)
+
     monkeypatch.setenv("VOICECTL_ARI_PORT", "18088")
     monkeypatch.setenv("VOICECTL_WEBHOOK_ALLOW", "any")
     assert "own ARI" in (url_problem("http://127.0.0.1:18088/") or "")
     assert url_problem("http://127.0.0.1:9000/") is None
     monkeypatch.setenv("VOICECTL_WEBHOOK_ALLOW", "public")
     assert "not a public address" in (url_problem("http://127.0.0.1:9000/") or "")
-    assert current_policy() is current_policy()  # made once per setting
+    # Parsed once, when the settings are read: a policy takes the networks as they are.
+    cidrs = Settings.from_env({"VOICECTL_WEBHOOK_ALLOW": "10.0.0.0/8, 203.0.113.7"}).webhook_allow
+    assert cidrs == (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("203.0.113.7/32"))
+
+
+@pytest.mark.parametrize("url,why", [(url, why) for url, why in ALWAYS_REFUSED
+                                     if why in ("only http and https", "scheme missing", "user info", "no host",
+                                                "spaces", "not a URL", "usual form", "longer than")])
+def test_the_syntax_alone_needs_no_policy(url: str, why: str) -> None:
+    problem = url_syntax_problem(url)
+    assert problem is not None and why in problem, problem
+    assert url_syntax_problem("http://127.0.0.1:8088/ari") is None, "where it leads is the policy's to say"
+    assert url_syntax_problem("https://${region}.crm.example/ivr") is None, "variables are expanded later"
 
 
 def test_from_settings_guards_this_hosts_addresses_and_asterisk_host(tmp_path: Path) -> None:
@@ -155,16 +170,16 @@ async def test_every_resolved_address_is_checked_at_connect_time() -> None:
 
 
 def test_an_ivr_naming_a_refused_webhook_is_refused_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-
+    from control.flow.document import parse_ivr
     from control.ivrs.service import webhook_problems
 
     monkeypatch.setenv("VOICECTL_WEBHOOK_ALLOW", "any")
     monkeypatch.delenv("VOICECTL_ARI_PORT", raising=False)
-    ivr = SimpleNamespace(branches={"0": SimpleNamespace(url="http://127.0.0.1:9000/ok"),
-                                    "1": SimpleNamespace(url="http://169.254.169.254/"),
-                                    "2": SimpleNamespace(url="http://127.0.0.1:8088/ari"),
-                                    "3": SimpleNamespace()})
-    assert webhook_problems(ivr) == ["branches.1.url: refused: 169.254.169.254 is link-local (where cloud "
-                                     "metadata lives)",
-                                     "branches.2.url: refused: 127.0.0.1 port 8088 is the platform's own ARI"]
+    ivr = parse_ivr({"branches": {"0": {"type": "trigger", "url": "http://127.0.0.1:9000/ok"},
+                                  "1": {"type": "trigger", "url": "http://169.254.169.254/"},
+                                  "2": {"type": "trigger", "url": "http://127.0.0.1:8088/ari"},
+                                  "3": {"type": "hangup"}}})
+    made = WebhookPolicy.from_settings(Settings.from_env())
+    assert webhook_problems(ivr, made) == ["branches.1.url: refused: 169.254.169.254 is link-local (where cloud "
+                                           "metadata lives)",
+                                           "branches.2.url: refused: 127.0.0.1 port 8088 is the platform's own ARI"]

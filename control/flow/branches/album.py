@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from control.flow.branches.base import (Branch, CallContext, boolean, integer, number, optional_branch_ref,
+from control.flow.branches.base import (Branch, CallContext, boolean, integer, number, optional_branch_ref, refs,
                                         terminator)
 from control.flow.entry import collect
-from control.flow.play import (MAX_RECORDING_NUMBER, MediaMissing, PlayItem, dump_play, item_problem,
-                               parse_play, parse_recording_number)
+from control.flow.play import (MAX_RECORDING_NUMBER, PlayItem, dump_play, parse_play, parse_recording_number,
+                               recording_number, recording_number_problem)
 
 log = logging.getLogger(__name__)
 
@@ -66,26 +66,23 @@ class AlbumBranch(Branch):
         )
 
     def targets(self) -> dict[str, str]:
-        found = {"next": self.next} if self.next else {}
-        if self.on_missing:
-            found["on_missing"] = self.on_missing
-        return found
+        return refs(next=self.next, on_missing=self.on_missing)
 
     async def run(self, call: CallContext) -> str | None:
-        sort = await self._keyed_sort(call) if self.ask else self.sort
-        if not self.ask:
+        if self.ask:
+            sort = recording_number(await self._keyed_sort(call))
+            # What the caller keyed was never checked, as a document's numbers were.
+            problem = recording_number_problem(sort)
+            why = f"keyed sort {problem}" if problem else ""
+        else:
+            sort, why = self.sort, ""
             call.record(self.id, "")
-        item = PlayItem("file", album=self.album, sort=sort).expanded(call.expand)
         media: list[str] = []
-        why = item_problem(item)
-        if why is None:
-            try:
-                media = await call.media.resolve([item], tenant_id=call.tenant.id)
-            except MediaMissing as missing:
-                why = missing.why
-        if why is not None:
-            log.info("call %s: album branch %s: no recording album %s sort %s (%s)", call.call_id or "-",
-                     self.id, item.album, item.sort, why)
+        if not why:
+            media, why = await call.resolve_strict([PlayItem("file", album=self.album, sort=sort)])
+        if why:
+            log.info("call %s: album branch %s: no recording album %s sort %s (%s)", call.log_id,
+                     self.id, self.album, sort, why)
             return self.on_missing or self.next
         await call.play(media, barge_in=False)
         return self.next
@@ -106,8 +103,4 @@ class AlbumBranch(Branch):
                        inter_digit_timeout=self.inter_digit_timeout, play=dump_play(self.play or []))
         else:
             out["sort"] = self.sort
-        if self.next:
-            out["next"] = self.next
-        if self.on_missing:
-            out["on_missing"] = self.on_missing
-        return out
+        return out | refs(next=self.next, on_missing=self.on_missing)

@@ -34,6 +34,12 @@ class Branch:
         raise NotImplementedError
 
 
+def refs(**named: str | None) -> dict[str, str]:
+    """The branch references given, by field, leaving out those not set: what targets() lists
+    and dump() writes for `next`, `on_fail` and their like."""
+    return {key: ref for key, ref in named.items() if ref}
+
+
 def to_branch_id(value: Any) -> str | None:
     """A branch id as documents name it, or None when it is not one: 7 and "7" are one id."""
     if isinstance(value, int) and not isinstance(value, bool):

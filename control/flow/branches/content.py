@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from control.flow.branches.base import Branch, CallContext, boolean, optional_branch_ref
+from control.flow.branches.base import Branch, CallContext, boolean, optional_branch_ref, refs
 from control.flow.play import PlayItem, dump_play, parse_play
 
 
@@ -30,7 +30,7 @@ class ContentBranch(Branch):
                    boolean(raw, "clear_data", cls.fields["clear_data"], where, errors))
 
     def targets(self) -> dict[str, str]:
-        return {"next": self.next} if self.next else {}
+        return refs(next=self.next)
 
     async def run(self, call: CallContext) -> str | None:
         call.record(self.id, "")
@@ -43,9 +43,7 @@ class ContentBranch(Branch):
         return self.next
 
     def dump(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "play": dump_play(self.play)}
-        if self.next:
-            out["next"] = self.next
+        out: dict[str, Any] = {"type": self.type, "play": dump_play(self.play), **refs(next=self.next)}
         if self.clear_data:
             out["clear_data"] = True
         return out

@@ -6,15 +6,13 @@ reason in the call record: guessing another route would hide the mistake.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from control.flow.branches.base import Branch, CallContext, required_branch_ref
+from control.numbers.phone import to_e164
 
-# As documents write numbers: E.164, or 10-digit NANP as Voitex does.
-NUMBER = re.compile(r"\+[1-9][0-9]{6,14}|[2-9][0-9]{9}")
 NUMBER_RULE = "must be a phone number, E.164 (+18005550100) or 10-digit (8005550100)"
 
 
@@ -24,7 +22,7 @@ class GotoBranch(Branch):
     fields = MappingProxyType({"type": "goto", "branch": None, "number": None})
     id: str
     branch: str
-    number: str | None = None
+    number: str | None = None  # E.164, however the document wrote it
 
     @classmethod
     def parse(cls, branch_id: str, raw: dict[str, Any], errors: list[str]) -> "GotoBranch":
@@ -58,12 +56,17 @@ class GotoBranch(Branch):
 
 
 def _parse_number(raw: dict[str, Any], where: str, errors: list[str]) -> str | None:
+    """The number in E.164, parsed as provisioning parses numbers (strictly: a number that is
+    not in the numbering plan can be no tenant's), so the import and the call look it up as is."""
     value = raw.get("number")
     if value is None:
         return None
     # YAML reads an unquoted 8005550100 as an integer: it is the same number.
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text, str) or not NUMBER.fullmatch(text):
-        errors.append(f"{where}.number: {NUMBER_RULE}")
-        return None
-    return text
+    if isinstance(text, str):
+        try:
+            return to_e164(text, strict=True)
+        except ValueError:
+            pass
+    errors.append(f"{where}.number: {NUMBER_RULE}")
+    return None

@@ -10,20 +10,18 @@ without one uses up a try like no key at all; after `retries` more tries the cal
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable
 
 from control.flow.branches.base import (Branch, CallContext, integer, keyed_by_id, number, optional_branch_ref,
-                                        terminator, to_branch_id)
-from control.flow.entry import collect, ends_on_match
+                                        refs, terminator, to_branch_id)
+from control.flow.entry import ANY, ENTRY, MAX_DIGITS, collect, ends_on_match, terminator_for
 from control.flow.play import PlayItem, dump_play, parse_play
 
 KEY = re.compile(r"[0-9*#%]")
 KEY_RULE = "a key is one of 0-9, *, # or % (any key)"
-ENTRY = re.compile(r"[0-9*#]+|%")
 ENTRY_RULE = "an entry is keys of 0-9, * and #, or % (any entry)"
-MAX_DIGITS = 20
 
 
 @dataclass
@@ -42,6 +40,15 @@ class MenuBranch(Branch):
     terminator: str | None = "#"  # only read when digits > 1: "#" stays routable in one-key menus
     inter_digit_timeout: float = 3
     on_invalid: str | None = None
+    # Made once from the fields above: the terminator in force (none in one-key menus) and
+    # when an entry is whole.
+    _ends: str | None = field(init=False, repr=False, compare=False)
+    _complete: Callable[[str], bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._ends = terminator_for(self.inputs, self.terminator, self.digits)
+        # One-key menus never get past the first key; longer ones end once only one key fits.
+        self._complete = ends_on_match(self.inputs) if self.digits > 1 else (lambda entry: False)
 
     @classmethod
     def parse(cls, branch_id: str, raw: dict[str, Any], errors: list[str]) -> "MenuBranch":
@@ -62,25 +69,19 @@ class MenuBranch(Branch):
         )
 
     def targets(self) -> dict[str, str]:
-        found = {f"inputs.{k}": v for k, v in self.inputs.items()}
-        if self.on_timeout:
-            found["on_timeout"] = self.on_timeout
-        if self.on_invalid:
-            found["on_invalid"] = self.on_invalid
-        return found
+        return {**{f"inputs.{k}": v for k, v in self.inputs.items()},
+                **refs(on_timeout=self.on_timeout, on_invalid=self.on_invalid)}
 
     async def run(self, call: CallContext) -> str | None:
         media = await call.resolve_items(self.play) if self.play else []
         call.channel.flush_digits()  # after resolving: keys pressed while a prompt rendered are type-ahead too
-        complete = self._complete()
         for _ in range(self.retries + 1):
             first = await call.play(media, barge_in=True) if media else None
-            entry = await collect(call.channel, first, max_digits=self.digits,
-                                  terminator=self.terminator if self.digits > 1 else None,
+            entry = await collect(call.channel, first, max_digits=self.digits, terminator=self._ends,
                                   first_timeout=self.timeout, inter_digit_timeout=self.inter_digit_timeout,
-                                  complete=complete)
+                                  complete=self._complete)
             if entry:  # not "": no key, or the terminator alone, means nothing was entered
-                target = self.inputs.get(entry) or self.inputs.get("%") or self.on_invalid
+                target = self.inputs.get(entry) or self.inputs.get(ANY) or self.on_invalid
                 if target is not None:
                     call.record(self.id, entry)
                     return target
@@ -90,15 +91,9 @@ class MenuBranch(Branch):
         call.record(self.id, "")
         return self.on_timeout
 
-    def _complete(self) -> Callable[[str], bool]:
-        # One-key menus never get past the first key; longer ones end once only one key fits.
-        return ends_on_match(self.inputs) if self.digits > 1 else (lambda entry: False)
-
     def dump(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "play": dump_play(self.play), "inputs": dict(self.inputs),
-                               "timeout": self.timeout, "retries": self.retries}
-        if self.on_timeout:
-            out["on_timeout"] = self.on_timeout
+                               "timeout": self.timeout, "retries": self.retries, **refs(on_timeout=self.on_timeout)}
         # New fields only when set, so a one-key menu dumps as it always has.
         if self.digits != self.fields["digits"]:
             out["digits"] = self.digits
@@ -106,9 +101,7 @@ class MenuBranch(Branch):
             out["terminator"] = self.terminator
         if self.inter_digit_timeout != self.fields["inter_digit_timeout"]:
             out["inter_digit_timeout"] = self.inter_digit_timeout
-        if self.on_invalid:
-            out["on_invalid"] = self.on_invalid
-        return out
+        return out | refs(on_invalid=self.on_invalid)
 
 
 def _parse_inputs(raw: Any, where: str, digits: int, ends: str | None, errors: list[str]) -> dict[str, str]:
@@ -132,7 +125,7 @@ def _parse_inputs(raw: Any, where: str, digits: int, ends: str | None, errors: l
 def _key_problem(key: str, digits: int, ends: str | None) -> str | None:
     if digits == 1:
         return None if KEY.fullmatch(key) else KEY_RULE
-    if not ENTRY.fullmatch(key):
+    if key != ANY and not ENTRY.fullmatch(key):
         return ENTRY_RULE
     if len(key) > digits:
         return f"{len(key)} keys, more than digits ({digits}) lets a caller enter"

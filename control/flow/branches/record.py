@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from control.flow.branches.base import Branch, CallContext, boolean, integer, optional_branch_ref, terminator
+from control.flow.branches.base import Branch, CallContext, boolean, integer, optional_branch_ref, refs, terminator
 from control.flow.channel import CallerHungUp, Take
-from control.flow.play import MAX_RECORDING_NUMBER, RECORDING_NUMBER, parse_recording_number
+from control.flow.play import parse_recording_number, recording_number, recording_number_problem
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,7 @@ class RecordBranch(Branch):
     @classmethod
     def parse(cls, branch_id: str, raw: dict[str, Any], errors: list[str]) -> "RecordBranch":
         where = f"branches.{branch_id}"
-        album = parse_recording_number(raw.get("album"), f"{where}.album", errors) or ""
-        if album == "0":
-            errors.append(f"{where}.album: must be 1 or more (albums are numbered from 1) or a ${{variable}}")
+        album = parse_recording_number(raw.get("album"), f"{where}.album", errors, low=1, what="albums") or ""
         silence = None
         if raw.get("silence_seconds") is not None:
             silence = integer(raw, "silence_seconds", 0, where, errors, low=1, high=MAX_SILENCE_SECONDS) or None
@@ -68,10 +66,7 @@ class RecordBranch(Branch):
         )
 
     def targets(self) -> dict[str, str]:
-        found = {"next": self.next} if self.next else {}
-        if self.on_fail:
-            found["on_fail"] = self.on_fail
-        return found
+        return refs(next=self.next, on_fail=self.on_fail)
 
     async def run(self, call: CallContext) -> str | None:
         album, why = self._album(call)
@@ -96,7 +91,7 @@ class RecordBranch(Branch):
         except Exception as exc:
             return self._failed(call, f"could not keep the recording: {exc or type(exc).__name__}")
         call.set_variables({"recording_id": kept.id, "recording_sort": kept.sort})
-        log.info("call %s: record %s: recording %s, album %d sort %d, %.1f s (ended by %s)", call.call_id or "-",
+        log.info("call %s: record %s: recording %s, album %d sort %d, %.1f s (ended by %s)", call.log_id,
                  self.id, kept.id, album, kept.sort, kept.seconds, take.ended_by)
         return self.next
 
@@ -106,21 +101,21 @@ class RecordBranch(Branch):
             kept = await call.recordings.keep(take, call.tenant.id, album)
         except Exception as exc:
             log.warning("call %s: record %s: the caller hung up and the recording could not be kept: %s",
-                        call.call_id or "-", self.id, exc or type(exc).__name__)
+                        call.log_id, self.id, exc or type(exc).__name__)
             call.set_variables({"recording_id": "", "recording_sort": ""})
             return
         call.set_variables({"recording_id": kept.id, "recording_sort": kept.sort})
         log.info("call %s: record %s: the caller hung up; kept recording %s, album %d sort %d, %.1f s",
-                 call.call_id or "-", self.id, kept.id, album, kept.sort, kept.seconds)
+                 call.log_id, self.id, kept.id, album, kept.sort, kept.seconds)
 
     def _album(self, call: CallContext) -> tuple[int | None, str | None]:
-        text = call.expand(self.album).strip()
-        if not RECORDING_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_RECORDING_NUMBER:
-            return None, f"album {text!r} is not a number from 1 to {MAX_RECORDING_NUMBER}"
+        text = recording_number(call.expand(self.album))
+        if problem := recording_number_problem(text, low=1):
+            return None, f"album {problem}"
         return int(text), None
 
     def _failed(self, call: CallContext, why: str) -> str | None:
-        log.warning("call %s: record %s: %s; going to %s", call.call_id or "-", self.id, why,
+        log.warning("call %s: record %s: %s; going to %s", call.log_id, self.id, why,
                     f"on_fail {self.on_fail}" if self.on_fail else f"next {self.next}" if self.next else "the end")
         call.set_variables({"recording_id": "", "recording_sort": ""})
         return self.on_fail or self.next
@@ -130,8 +125,4 @@ class RecordBranch(Branch):
         if self.silence_seconds is not None:
             out["silence_seconds"] = self.silence_seconds
         out.update(terminate_on=self.terminate_on, beep=self.beep)
-        if self.next:
-            out["next"] = self.next
-        if self.on_fail:
-            out["on_fail"] = self.on_fail
-        return out
+        return out | refs(next=self.next, on_fail=self.on_fail)

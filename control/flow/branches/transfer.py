@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from control.flow.branches.base import Branch, CallContext, number, optional_branch_ref
+from control.flow.branches.base import Branch, CallContext, number, optional_branch_ref, refs
 from control.flow.channel import CallerHungUp, TransferOutcome
 from control.flow.context import Leg
 from control.flow.dial import TO_RULE, is_sip, parse_phone, parse_sip
@@ -69,18 +69,11 @@ class TransferBranch(Branch):
         )
 
     def targets(self) -> dict[str, str]:
-        found = {"next": self.next} if self.next else {}
-        if self.on_fail:
-            found["on_fail"] = self.on_fail
-        return found
+        return refs(next=self.next, on_fail=self.on_fail)
 
     def dump(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "to": self.to, "timeout": self.timeout, "caller_id": self.caller_id}
-        if self.next:
-            out["next"] = self.next
-        if self.on_fail:
-            out["on_fail"] = self.on_fail
-        return out
+        return {"type": self.type, "to": self.to, "timeout": self.timeout, "caller_id": self.caller_id,
+                **refs(next=self.next, on_fail=self.on_fail)}
 
     async def run(self, call: CallContext) -> str | None:
         call.record(self.id, "")
@@ -94,7 +87,7 @@ class TransferBranch(Branch):
         except TransferRefused as exc:
             return self._not_dialled(call, to, str(exc))
         presented = call.caller if self.caller_id == "caller" else call.did
-        log.info("call %s: transfer %s: dialling %s through %s", call.call_id or "-", self.id, target.number,
+        log.info("call %s: transfer %s: dialling %s through %s", call.log_id, self.id, target.number,
                  target.trunk)
         try:
             outcome = await call.channel.transfer(target, caller_id=presented, timeout=self.timeout)
@@ -113,12 +106,12 @@ class TransferBranch(Branch):
         call.legs.append(leg)
         call.set_variables({RESULT: leg.outcome.status})
         outcome: TransferOutcome = leg.outcome
-        log.info("call %s: transfer %s: %s -> %s (leg %s, cause %s)", call.call_id or "-", self.id, leg.number,
+        log.info("call %s: transfer %s: %s -> %s (leg %s, cause %s)", call.log_id, self.id, leg.number,
                  outcome.status, outcome.leg_id, outcome.cause)
 
     def _not_dialled(self, call: CallContext, to: str, why: str) -> str | None:
         call.set_variables({RESULT: "refused"})
-        log.warning("call %s: transfer %s refused, nothing dialled: %s", call.call_id or "-", self.id, why)
+        log.warning("call %s: transfer %s refused, nothing dialled: %s", call.log_id, self.id, why)
         return self._failed(call, f"{to or '(empty)'} refused: {why}")
 
     def _failed(self, call: CallContext, what: str) -> str | None:

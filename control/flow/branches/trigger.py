@@ -22,22 +22,23 @@ Every exchange (url, status, ms, reason, answer) is kept on the call for `voicec
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+from collections import ChainMap
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from control.clock import now
-from control.flow.branches.base import Branch, CallContext, number, optional_branch_ref
+from control.fit import fit_json
+from control.flow.branches.base import Branch, CallContext, number, optional_branch_ref, refs
 from control.flow.channel import CallerHungUp
-from control.flow.entry import collect, ends_on_match
-from control.flow.play import MediaMissing, PlayItem, dump_play, item_problem, parse_play
+from control.flow.entry import ANY, collect, ends_on_match, terminator_for
+from control.flow.play import PlayItem, dump_play, parse_play
 from control.flow.ports import HookAnswer
-from control.flow.trigger_answer import ANY, TriggerAnswer, read_answer
+from control.flow.trigger_answer import TriggerAnswer, read_answer
 from control.numbers.phone import voitex_style
+from control.webhooks.policy import url_syntax_problem
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,7 @@ log = logging.getLogger(__name__)
 # no pause at all, a slower one never as dead air.
 HOLD_AFTER_S = 1.0
 APOLOGY = PlayItem("tts", "We are sorry, we cannot take your call right now. Goodbye.")
-MAX_URL_CHARS = 2000
-# The answer kept on the call record is cut here: a record is not a log of megabytes.
+# The answer kept on the call record is cut here (as JSON text): a record is not a log of megabytes.
 KEPT_ANSWER_CHARS = 4096
 
 
@@ -77,13 +77,12 @@ class TriggerBranch(Branch):
         )
 
     def targets(self) -> dict[str, str]:
-        return {"no_route": self.no_route} if self.no_route else {}
+        return refs(no_route=self.no_route)
 
     def dump(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "url": self.url, "timeout": self.timeout,
-                               "input_timeout": self.input_timeout, "inter_digit_timeout": self.inter_digit_timeout}
-        if self.no_route:
-            out["no_route"] = self.no_route
+                               "input_timeout": self.input_timeout, "inter_digit_timeout": self.inter_digit_timeout,
+                               **refs(no_route=self.no_route)}
         if self.hold:
             out["hold"] = dump_play(self.hold)
         return out
@@ -98,7 +97,7 @@ class TriggerBranch(Branch):
         answer = await self._ask(call, url, body)
         exchange: dict[str, Any] = {"branch": self.id, "url": url, "at": now().isoformat(),
                                     "status": answer.status, "ms": round(answer.ms, 1),
-                                    "answer": _kept(answer.body)}
+                                    "answer": fit_json(answer.body, KEPT_ANSWER_CHARS)}
         call.exchanges.append(exchange)
         decided, why = self._decide(call, answer)
         if decided is None:
@@ -106,14 +105,12 @@ class TriggerBranch(Branch):
         if decided.ignored:
             exchange["ignored"] = decided.ignored
         # The answer's variables may name what it plays (`${album}`), but a wrong answer
-        # changes nothing: they are taken back if what it plays does not resolve.
-        before = dict(call.variables)
-        call.set_variables(decided.variables)
-        media, missing = await self._media(call, decided.play)
+        # changes nothing: they become the call's only once what it plays resolves.
+        media, missing = (await call.resolve_strict(decided.play, ChainMap(decided.variables, call.variables))
+                          if decided.play else ([], ""))
         if missing:
-            call.variables.clear()
-            call.variables.update(before)
             return await self._no_route(call, exchange, missing)
+        call.set_variables(decided.variables)
         entry, target = await self._follow(call, decided, media)
         call.record(self.id, entry)
         if target is None:
@@ -162,7 +159,7 @@ class TriggerBranch(Branch):
             return await ready
         except Exception as exc:  # no hold is no reason to fail the call: it waits in silence
             log.warning("call %s: trigger %s: hold items not ready (%s); waiting without them",
-                        call.call_id, self.id, exc)
+                        call.log_id, self.id, exc)
             return []
 
     async def _hold(self, call: CallContext, media: list[str]) -> None:
@@ -173,15 +170,13 @@ class TriggerBranch(Branch):
         error = holding.exception()
         if isinstance(error, CallerHungUp):
             raise error
-        log.warning("call %s: trigger %s: hold failed (%s); waiting without it", call.call_id, self.id, error)
+        log.warning("call %s: trigger %s: hold failed (%s); waiting without it", call.log_id, self.id, error)
 
     def _decide(self, call: CallContext, answer: HookAnswer) -> tuple[TriggerAnswer | None, str]:
-        if answer.error is not None and answer.status is None:
-            return None, answer.error
-        if answer.status is None or not 200 <= answer.status < 300:
+        if answer.status is not None and not 200 <= answer.status < 300:
             return None, f"the server answered HTTP {answer.status}"
-        if answer.error is not None:
-            return None, answer.error
+        if answer.error is not None or answer.status is None:
+            return None, answer.error or "no answer"
         branches = call.ivr.branches if call.ivr is not None else {}
         try:
             decided, problems = read_answer(answer.body, branches)
@@ -190,20 +185,6 @@ class TriggerBranch(Branch):
         if decided is None:
             return None, "; ".join(problems)
         return decided, ""
-
-    async def _media(self, call: CallContext, items: list[PlayItem]) -> tuple[list[str], str]:
-        """Every item resolved before any plays: a recording the answer names that does not
-        exist is a wrong answer, not a gap in what the caller hears."""
-        if not items:
-            return [], ""
-        expanded = [call.expand_item(i) for i in items]
-        for i, item in enumerate(expanded):
-            if problem := item_problem(item):
-                return [], f"play.{i}: {problem}"
-        try:
-            return await call.media.resolve(expanded, call.tenant.id), ""
-        except MediaMissing as exc:
-            return [], f"play: {exc.why}"
 
     async def _follow(self, call: CallContext, decided: TriggerAnswer, media: list[str]) -> tuple[str, str | None]:
         """Play and take keys; returns the entry pressed and where the call goes."""
@@ -217,8 +198,7 @@ class TriggerBranch(Branch):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.input_timeout
         longest = max(len(k) for k in decided.inputs)
-        # As in menus: `#` ends an entry only where entries are longer than a key and no key uses it.
-        terminator = None if longest == 1 or any("#" in k for k in decided.inputs) else "#"
+        terminator = terminator_for(decided.inputs, "#", longest)
         while True:
             if first is None:
                 first = await call.channel.wait_digit(max(deadline - loop.time(), 0))
@@ -231,14 +211,14 @@ class TriggerBranch(Branch):
             target = decided.inputs.get(entry) or decided.inputs.get(ANY)
             if target is not None:
                 return entry, target
-            log.info("call %s: trigger %s ignored entry %r (no input matches)", call.call_id, self.id, entry)
+            log.info("call %s: trigger %s ignored entry %r (no input matches)", call.log_id, self.id, entry)
             if loop.time() >= deadline:
                 return "", decided.goto
 
     async def _no_route(self, call: CallContext, exchange: dict[str, Any], why: str,
                         recorded: bool = False) -> str | None:
         exchange["reason"] = why
-        log.warning("call %s: trigger %s -> no_route: %s", call.call_id, self.id, why)
+        log.warning("call %s: trigger %s -> no_route: %s", call.log_id, self.id, why)
         if not recorded:
             call.record(self.id, "")
         if self.no_route is not None:
@@ -275,30 +255,14 @@ def request_body(call: CallContext) -> dict[str, Any]:
     }
 
 
-def _kept(body: Any) -> Any:
-    try:
-        text = json.dumps(body, default=str)
-    except (RecursionError, ValueError):
-        return "(not kept: nested too deeply)"
-    return body if len(text) <= KEPT_ANSWER_CHARS else text[:KEPT_ANSWER_CHARS] + "~"
-
-
 def _parse_url(value: Any, where: str, errors: list[str]) -> str:
-    """An http(s) URL with a host and no credentials in it. Where it may lead (not the
-    platform's own ports, not link-local) is checked when it is called, on the address."""
+    """An http(s) URL with a host and no credentials in it (url_syntax_problem). Where it may
+    lead (not the platform's own ports, not link-local) is the policy's to say: at import on
+    the address, when it is called on every address its name resolves to."""
     if not isinstance(value, str) or not value.strip():
         errors.append(f"{where}: a trigger needs the url of the tenant's server")
         return ""
     url = value.strip()
-    try:
-        parts = urlsplit(url)
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        parts, port_ok = None, False
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        errors.append(f"{where}: must be an http:// or https:// URL with a host")
-    elif parts.username is not None or parts.password is not None:
-        errors.append(f"{where}: credentials in the URL are not allowed (the request is signed instead)")
-    elif len(url) > MAX_URL_CHARS or not url.isprintable() or " " in url:
-        errors.append(f"{where}: at most {MAX_URL_CHARS} characters, no spaces or control characters")
+    if problem := url_syntax_problem(url):
+        errors.append(f"{where}: {problem}")
     return url
