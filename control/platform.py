@@ -75,6 +75,9 @@ async def serve(settings: Settings) -> None:
                                 "answer_ms": round(admission.answer_ms, 1),
                                 "records": {"dead_letters": recorder.dead_letters,
                                             "writing": recorder.failing_since is None}}
+        ws = ari.http.ws if ari.http is not None else None
+        body["ari_requests"] = {"on": "websocket" if ws is not None and ws.attached else "http",
+                                "answered_on_websocket": ws.answered_count if ws is not None else 0}
         if ami.connected and body["ari"]:  # not ready without ARI: no need to ask Asterisk more
             try:
                 body["asterisk"] = await ami.status()

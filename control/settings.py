@@ -78,6 +78,9 @@ class Settings:
     sip_bind: str = "0.0.0.0"
     manage_asterisk: bool = True
     app_name: str = "voicectl"
+    # Per-call ARI requests go as messages on the event websocket when Asterisk takes them
+    # there (control/telephony/ari_ws.py); off, or on an older Asterisk, over HTTP.
+    ari_ws_requests: bool = True
     # Nice value for the control plane's event loop (control/priority.py); 0 leaves it alone.
     loop_nice: int = 0
     # This node's name: Asterisk's system name and every channel id carry it, so nodes sharing
@@ -133,6 +136,7 @@ class Settings:
             sip_bind=env.get("VOICECTL_SIP_BIND", "0.0.0.0"),
             manage_asterisk=env.get("VOICECTL_MANAGE_ASTERISK", "1") not in ("0", "false", "no"),
             app_name=env.get("VOICECTL_APP", "voicectl"),
+            ari_ws_requests=env.get("VOICECTL_ARI_WS_REQUESTS", "1") not in ("0", "false", "no"),
             loop_nice=int(env.get("VOICECTL_NICE", cls.loop_nice)),
             node=_node_name(env),
             rtp_timeout=int(env.get("VOICECTL_RTP_TIMEOUT", cls.rtp_timeout)),

@@ -1,5 +1,5 @@
 """The Stasis app's link to ARI: the event websocket over aioari (the only module that
-imports it), the per-call requests over AriHttp.
+imports it), the per-call requests over AriHttp (on that websocket when Asterisk takes them).
 
 aioari's gaps, covered here (see shared notes): `run()` returns quietly when Asterisk closes
 the websocket, so any return is a disconnect and we reconnect with backoff, then reconcile
@@ -107,6 +107,8 @@ class AriLink:
             self._client = client
             client.on_event("*", lambda event, *_: self._dispatch(ops, event))
             run = asyncio.ensure_future(client.run(apps=self._settings.app_name))
+            # The moment the read loop ends no answer can come: requests go over HTTP at once.
+            run.add_done_callback(lambda _: ops.ws.detach())
             try:
                 # Reconcile only once the websocket is up, so no StasisStart can slip
                 # between the channel list and the subscription.
@@ -114,6 +116,9 @@ class AriLink:
                     await asyncio.sleep(0.01)
                 if not run.done():
                     await self._filter_events(ops)
+                    sockets = list(client.websockets)
+                    if self._settings.ari_ws_requests and sockets and not run.done():
+                        await ops.ws.probe(sockets[0])
                     await self._reconcile(ops)
                     # Ready means calls are taken: the gate is open before anyone is told so.
                     await self.set_gate(self._gate_open())
@@ -124,6 +129,7 @@ class AriLink:
                 log.warning("ARI connection failed: %s", exc)
             finally:
                 self.connected.clear()
+                ops.ws.detach()
                 run.cancel()
                 await self._close(client)
             if not self._stopping.is_set():
@@ -179,6 +185,9 @@ class AriLink:
     # -- the read loop's handler: route, never await ------------------------------------------
     def _dispatch(self, ops: AriHttp, event: dict[str, Any]) -> None:
         kind = event.get("type")
+        if kind == "RESTResponse":
+            ops.ws.answered(event)
+            return
         if kind == "StasisStart":
             channel = event["channel"]
             if channel["id"] in self._calls:
@@ -251,7 +260,9 @@ class AriLink:
         """Everything a call does not react to (ChannelVarset, PlaybackStarted, state changes:
         half of a call's events) is filtered out in Asterisk, so it is neither sent nor parsed."""
         try:
-            await ops.allow_events(self._settings.app_name, CALL_EVENTS)
+            # RESTResponse carries the answers to requests sent on the websocket: filtered out,
+            # every answer would be dropped silently.
+            await ops.allow_events(self._settings.app_name, (*CALL_EVENTS, "RESTResponse"))
         except Exception as exc:  # an Asterisk without filters just sends more: slower, not wrong
             log.warning("could not filter ARI events: %s", exc)
 

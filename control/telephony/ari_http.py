@@ -1,8 +1,9 @@
-"""The per-call ARI requests (answer, play, stop, record, hang up) over one keep-alive aiohttp session.
+"""The per-call ARI requests (answer, play, stop, record, hang up): as messages on the event
+websocket once AriLink has attached it (ari_ws.py), else over one keep-alive aiohttp session.
 
 aioari sends each request through aioswagger's operation objects and wraps every answer in a
 model object; under load that cost more CPU per call than the rest of the control plane
-together (bench/README.md). The event websocket and the rare requests stay on aioari.
+together (bench/README.md). Only the websocket's connection stays with aioari.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any, Collection, Iterable, Sequence
 from urllib.parse import quote
 
 import aiohttp
+
+from control.telephony.ari_ws import Answer, NotSent, SocketGone, WsRequests
 
 # Below Asterisk's own idle close (http.conf session_keep_alive, 15 s), so a pooled
 # connection is never reused just as Asterisk drops it.
@@ -38,6 +41,7 @@ class AriHttp:
             headers={"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()},
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_S),
             timeout=aiohttp.ClientTimeout(total=10))
+        self.ws = WsRequests()
 
     async def close(self) -> None:
         await self._session.close()
@@ -83,7 +87,7 @@ class AriHttp:
 
     async def stored_recordings(self) -> list[str]:
         """The names of every recording Asterisk has stored (a take in progress among them)."""
-        return [str(r.get("name", "")) for r in await self._send("GET", "/recordings/stored") or []]
+        return [str(r.get("name", "")) for r in await self._send("GET", "/recordings/stored", over_http=True) or []]
 
     async def stored_recording(self, name: str) -> dict[str, Any] | None:
         """A finished recording's details ({"name", "format"}), or None when Asterisk has none."""
@@ -127,10 +131,10 @@ class AriHttp:
         await self._send("DELETE", f"/bridges/{quote(bridge_id)}", missing=None)
 
     async def bridges(self) -> list[dict[str, Any]]:
-        return await self._send("GET", "/bridges")
+        return await self._send("GET", "/bridges", over_http=True)
 
     async def channels(self) -> list[dict[str, Any]]:
-        return await self._send("GET", "/channels")
+        return await self._send("GET", "/channels", over_http=True)
 
     async def set_global(self, name: str, value: str) -> None:
         """A dialplan global variable (read by the inbound context before Stasis)."""
@@ -146,19 +150,42 @@ class AriHttp:
 
     async def _send(self, method: str, path: str, params: dict[str, str] | None = None, body: Any = None, *,
                     missing: Any = RAISE, gone: Collection[int] = (404,), timeout: float | None = None,
-                    raw: bool = False) -> Any:
+                    raw: bool = False, over_http: bool = False) -> Any:
         """One request: a GET's JSON (raw: the body's bytes), else None. An answer with a
         status in `gone` (Asterisk has no such thing) returns `missing`, when given; any other
-        failure raises AriError. timeout: seconds, when not the session's own."""
-        async with self._session.request(
-                method, self._base + path, params=params, json=body,
-                timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._session.timeout) as resp:
-            # Read the body even when unused: an unread body keeps the connection out of the pool.
-            data = await resp.read()
-            if resp.status >= 300:
-                if missing is not RAISE and resp.status in gone:
-                    return missing
-                raise AriError(resp.status, method, path, data.decode(errors="replace"))
-            if raw:
-                return data
-            return json.loads(data) if method == "GET" and data else None
+        failure raises AriError. It goes on the websocket when one is attached, except a raw
+        one, one with a timeout of its own, or one asked `over_http` (the bulk lists of a
+        reconcile: Asterisk answers a socket's requests one at a time)."""
+        answer: Answer | None = None
+        if self.ws.attached and not (raw or timeout or over_http):
+            try:
+                answer = await self.ws.request(method, path, params, body)
+            except NotSent:
+                pass
+            except SocketGone:
+                if not _harmless_again(method, path):
+                    raise
+        if answer is not None:
+            if answer.status < 300:
+                return json.loads(answer.text) if method == "GET" and answer.text else None
+            status, text = answer.status, answer.text
+        else:
+            async with self._session.request(
+                    method, self._base + path, params=params, json=body,
+                    timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._session.timeout) as resp:
+                # Read the body even when unused: an unread body keeps the connection out of the pool.
+                data = await resp.read()
+            if resp.status < 300:
+                if raw:
+                    return data
+                return json.loads(data) if method == "GET" and data else None
+            status, text = resp.status, data.decode(errors="replace")
+        if missing is not RAISE and status in gone:
+            return missing
+        raise AriError(status, method, path, text)
+
+
+def _harmless_again(method: str, path: str) -> bool:
+    """A request Asterisk may or may not have carried out that can be sent again (over HTTP)
+    without doing it twice: reads, deletes, answering, stopping a recording."""
+    return method in ("GET", "DELETE") or path.endswith(("/answer", "/stop"))
