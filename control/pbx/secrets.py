@@ -1,6 +1,7 @@
 """Secrets generated on first run and kept in the data directory (mode 0600): the ARI and AMI
-credentials, and the key that signs the webhooks the platform sends. A data directory from an
-older version gets whatever it lacks added, its existing values kept."""
+credentials. A data directory from an older version gets whatever it lacks added, its existing
+values kept (and a node-wide webhook key an earlier version made, unused since webhooks are
+signed with each tenant's own secret, dropped)."""
 from __future__ import annotations
 
 import json
@@ -17,13 +18,10 @@ class PbxSecrets:
     ari_password: str
     ami_user: str
     ami_password: str
-    # HMAC key for the signature header on every webhook (API-branch triggers, SMS).
-    webhook_signing_key: str = ""
 
 
 def _generated() -> PbxSecrets:
-    return PbxSecrets("voicectl", secrets.token_urlsafe(24), "voicectl", secrets.token_urlsafe(24),
-                      secrets.token_urlsafe(32))
+    return PbxSecrets("voicectl", secrets.token_urlsafe(24), "voicectl", secrets.token_urlsafe(24))
 
 
 def load_or_create(data_dir: Path) -> PbxSecrets:

@@ -14,7 +14,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Collection, Protocol, Sequence
+from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
 from control.clock import now
 from control.flow.channel import CallerHungUp, DialTarget, Take, TransferOutcome
@@ -523,11 +523,19 @@ class CallSession:
         if self.hangup_info is not None or self._left_stasis.is_set():
             raise CallerHungUp()
 
-    def resync_leg(self, live: Collection[str]) -> None:
-        """After the ARI websocket came back: a far leg Asterisk no longer has is gone."""
+    def resync_leg(self, live: Mapping[str, dict[str, Any]]) -> None:
+        """After the ARI websocket came back (live: Asterisk's channels by id): a far leg it no
+        longer has is gone; one it has in Stasis, answered, whose StasisStart was lost with the
+        old socket, answered then (not "no answer" when its ring time runs out)."""
         leg = self._leg
-        if leg is not None and leg.requested and not leg.destroyed and leg.id not in live:
+        if leg is None or not leg.requested or leg.destroyed:
+            return
+        channel = live.get(leg.id)
+        if channel is None:
             self.feed({"type": "ChannelDestroyed", "channel": {"id": leg.id}, "lost": True})
+        elif leg.answered_at is None and channel.get("state") == "Up" and \
+                channel.get("dialplan", {}).get("app_name") == "Stasis":
+            self.feed({"type": "StasisStart", "channel": channel, "args": ["leg", self.id], "resynced": True})
 
     async def hangup(self) -> None:
         """Ask Asterisk to hang up; ensure_gone() confirms it (and retries a failed request)."""

@@ -19,21 +19,21 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_secrets_are_created_private_with_a_webhook_signing_key(tmp_path: Path) -> None:
+def test_secrets_are_created_private(tmp_path: Path) -> None:
     created = load_or_create(tmp_path)
     assert mode(tmp_path / "secrets.json") == 0o600
-    assert len(created.webhook_signing_key) >= 32 and created.ari_password != created.ami_password
+    assert len(created.ari_password) >= 24 and created.ari_password != created.ami_password
     assert load_or_create(tmp_path) == created, "a second start keeps every secret"
 
 
-def test_an_older_secrets_file_gains_the_signing_key_and_keeps_its_passwords(tmp_path: Path) -> None:
-    old = {"ari_user": "voicectl", "ari_password": "a" * 10, "ami_user": "voicectl", "ami_password": "b" * 10}
+def test_an_older_secrets_file_keeps_its_passwords_and_loses_the_unused_node_key(tmp_path: Path) -> None:
+    old = {"ari_user": "voicectl", "ari_password": "a" * 10, "ami_user": "voicectl", "ami_password": "b" * 10,
+           "webhook_signing_key": "k" * 40}
     (tmp_path / "secrets.json").write_text(json.dumps(old))
     os.chmod(tmp_path / "secrets.json", 0o644)
     upgraded = load_or_create(tmp_path)
     assert (upgraded.ari_password, upgraded.ami_password) == ("a" * 10, "b" * 10)
-    assert upgraded.webhook_signing_key
-    assert json.loads((tmp_path / "secrets.json").read_text())["webhook_signing_key"] == upgraded.webhook_signing_key
+    assert "webhook_signing_key" not in json.loads((tmp_path / "secrets.json").read_text())
     assert mode(tmp_path / "secrets.json") == 0o600
 
 

@@ -297,6 +297,26 @@ async def test_reconcile_keeps_owned_legs_and_clears_bridges_no_call_owns(monkey
     await link.stop()
 
 
+async def test_a_leg_that_answered_while_the_socket_was_down_is_bridged_at_the_resync() -> None:
+    ops, link, done = await transferring()
+    old = (datetime.now(timezone.utc) - timedelta(seconds=60)).isoformat()
+    in_app = {"app_name": "Stasis", "app_data": "voicectl,inbound"}
+    ringing = {"id": LEG, "state": "Ringing", "creationtime": old, "dialplan": {"app_name": "AppDial2"}}
+    ops.live = [{"id": CALLER, "state": "Up", "creationtime": old, "dialplan": in_app}, ringing]
+    await link._reconcile(ops)  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert not ops.bridged.is_set(), "still ringing: nothing to bridge"
+    # Its Dial ANSWER and StasisStart went with the old socket: only the channel list tells.
+    ops.live[1] = {**ringing, "state": "Up", "dialplan": {"app_name": "Stasis", "app_data": f"voicectl,leg,{CALLER}"}}
+    await link._reconcile(ops)  # type: ignore[arg-type]
+    await asyncio.wait_for(ops.bridged.wait(), 1)
+    ops.emit(leg("ChannelDestroyed", cause=16, cause_txt="Normal Clearing"))
+    outcome = await asyncio.wait_for(done, 2)
+    assert outcome.status == "answered" and outcome.ended_by == "far end"
+    assert [r[1] for r in ops.requests if r[0] == "hangup"] == [], "an answered leg is no orphan"
+    await link.stop()
+
+
 def test_the_event_filter_lets_through_what_a_transfer_needs() -> None:
     assert {"Dial", "StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"} <= set(CALL_EVENTS)
 
