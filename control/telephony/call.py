@@ -14,7 +14,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from control.clock import now
 from control.flow.channel import CallerHungUp, DialTarget, Take, TransferOutcome
