@@ -123,7 +123,8 @@ def test_demo_if_missing_never_undoes_an_operators_changes(cli, tmp_path: Path) 
     assert json.loads(cli("ivr", "export", "8005550100", "--json").output)["branches"]["9"]["type"] == "hangup"
 
 
-def _record_call(exchanges: list, variables: dict) -> None:
+def _record_call(exchanges: list | None = None, variables: dict | None = None, *, call_id: str = "node-1.7",
+                 caller: str = "+12125550143", name: str = "Ann", key: str = "1") -> None:
     """A finished call written as the platform writes it (the recorder), into the CLI's store."""
     from datetime import datetime, timezone
 
@@ -139,9 +140,9 @@ def _record_call(exchanges: list, variables: dict) -> None:
         engine = make_engine(url)
         recorder = CallRecorder(sessions(engine))
         at = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
-        recorder.started(CallStart("node-1.7", "inbound", "+18459511000", "+12125550143", "Ann", "ten_1", at, at))
-        recorder.ended("node-1.7", CallEnd(16, "Normal Clearing", "caller", [{"branch": "0", "input": "1"}],
-                                           exchanges=exchanges, variables=variables))
+        recorder.started(CallStart(call_id, "inbound", "+18459511000", caller, name, "ten_1", at, at))
+        recorder.ended(call_id, CallEnd(16, "Normal Clearing", "caller", [{"branch": "0", "input": key}],
+                                        exchanges=exchanges or [], variables=variables or {}))
         await recorder.close()
         await engine.dispose()
 
@@ -198,28 +199,8 @@ def test_calls_show_an_over_large_history_is_stored_bounded(cli) -> None:
 def test_calls_list_and_show_escape_what_callers_sent(cli) -> None:
     """A caller's name and the digits a channel reported reach the record as they came: the
     text output writes their controls as escapes, the JSON output keeps them as they are."""
-    from datetime import datetime, timezone
-
-    from control.calls.recorder import CallRecorder
-    from control.calls.service import CallEnd, CallStart
-    from control.settings import Settings
-    from control.store.db import make_engine, migrate, sessions
-
     assert cli("tenant", "list").exit_code == 0
-    url = Settings.from_env().database_url
-    migrate(url)
-
-    async def write() -> None:
-        engine = make_engine(url)
-        recorder = CallRecorder(sessions(engine))
-        at = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
-        recorder.started(CallStart("node-1.9", "inbound", "+18459511000", "+1212\x1b[2J", "Ann\u202e\r", "ten_1",
-                                   at, at))
-        recorder.ended("node-1.9", CallEnd(16, "Normal Clearing", "caller", [{"branch": "0", "input": "1\x07"}]))
-        await recorder.close()
-        await engine.dispose()
-
-    asyncio.run(write())
+    _record_call(call_id="node-1.9", caller="+1212\x1b[2J", name="Ann\u202e\r", key="1\x07")
     for args in (("calls", "list"), ("calls", "show", "node-1.9")):
         text = cli(*args).output
         assert "\x1b" not in text and "\r" not in text and "\x07" not in text and "\u202e" not in text, text
