@@ -240,6 +240,23 @@ def tenant_secret_rotate(settings: Settings, tenant_id: str, as_json: bool) -> N
            "It is not shown again.")
 
 
+@tenant.group("key")
+def tenant_key() -> None:
+    """The Auth-Key a tenant's REST requests carry."""
+
+
+@tenant_key.command("rotate")
+@click.argument("tenant_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def tenant_key_rotate(settings: Settings, tenant_id: str, as_json: bool) -> None:
+    """Issue a new Auth-Key: the old one stops working at once."""
+    key = _with_db(settings, lambda db: tenants.rotate_key(db, tenant_id))
+    _print({"id": tenant_id, "auth_key": key}, as_json,
+           f"tenant {tenant_id}\nAuth-Key: {key}\n"
+           "The old key no longer works. This one is stored only as a hash: keep it now.")
+
+
 # -- trunks -----------------------------------------------------------------------------------
 PASSWORD_ENV = "VOICECTL_TRUNK_PASSWORD"
 

@@ -51,6 +51,10 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def new_auth_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
 def new_signing_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
@@ -120,8 +124,7 @@ async def create_tenant(db: async_sessionmaker, name: str, timezone: str = DEFAU
         problems += exc.errors
     if problems:
         raise Invalid(problems)
-    created = CreatedTenant(f"ten_{secrets.token_hex(8)}", name, secrets.token_urlsafe(32), timezone,
-                            new_signing_secret())
+    created = CreatedTenant(f"ten_{secrets.token_hex(8)}", name, new_auth_key(), timezone, new_signing_secret())
     async with db.begin() as session:
         session.add(Tenant(id=created.id, name=name, key_hash=hash_key(created.auth_key), created_at=now(),
                            timezone=timezone, signing_secret=created.signing_secret))
@@ -217,6 +220,16 @@ async def rotate_secret(db: async_sessionmaker, tenant_id: str) -> str:
         found = await tenant_in(session, tenant_id)
         found.signing_secret = secret
     return secret
+
+
+async def rotate_key(db: async_sessionmaker, tenant_id: str) -> str:
+    """A new Auth-Key; the old one stops working with this commit (every request looks its key
+    up: no cache keeps it alive, on this node or another). Returned once: the caller shows it."""
+    key = new_auth_key()
+    async with db.begin() as session:
+        found = await tenant_in(session, tenant_id)
+        found.key_hash = hash_key(key)
+    return key
 
 
 async def tenant_for_key(db: async_sessionmaker, key: str) -> Tenant | None:

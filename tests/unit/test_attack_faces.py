@@ -76,6 +76,7 @@ def test_timezones_that_are_not_iana_names_are_refused(sqlite_cli, zone: str) ->
 NUL_LOOKUPS = [
     ("tenant", "set", "ten_\x00", "--timezone", "UTC"),
     ("tenant", "secret", "rotate", "ten_\x00"),
+    ("tenant", "key", "rotate", "ten_\x00"),
     ("tenant", "set", "TENANT", "--outbound-trunk", "trunk\x00"),
     ("recordings", "list", "--tenant", "ten_\x00"),
     ("recordings", "remove", "--tenant", "ten_\x00", "--album", "1", "--sort", "1"),

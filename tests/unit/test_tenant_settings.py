@@ -85,6 +85,42 @@ def test_rotate_replaces_the_secret(cli) -> None:
     assert missing.exit_code == 1 and "tenant ten_nope does not exist" in missing.output
 
 
+def _tenant_for(key: str) -> str | None:
+    """Whose key it is, as a REST request would find out (the CLI's store)."""
+    import asyncio
+
+    from control.settings import Settings
+    from control.store.db import make_engine, sessions
+    from control.tenants.service import tenant_for_key
+
+    async def find() -> str | None:
+        engine = make_engine(Settings.from_env().database_url)
+        try:
+            found = await tenant_for_key(sessions(engine), key)
+            return found.id if found is not None else None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(find())
+
+
+def test_key_rotate_issues_a_new_key_and_the_old_one_stops_at_once(cli) -> None:
+    created = json.loads(cli("tenant", "create", "Acme", "--json").output)
+    other = json.loads(cli("tenant", "create", "Beta", "--json").output)
+    assert _tenant_for(created["auth_key"]) == created["id"]
+    out = cli("tenant", "key", "rotate", created["id"], "--json")
+    assert out.exit_code == 0, out.output
+    rotated = json.loads(out.output)
+    assert rotated["id"] == created["id"] and rotated["auth_key"] != created["auth_key"]
+    assert _tenant_for(created["auth_key"]) is None and _tenant_for(rotated["auth_key"]) == created["id"]
+    assert _tenant_for(other["auth_key"]) == other["id"], "another tenant's key is untouched"
+    text = cli("tenant", "key", "rotate", created["id"])
+    assert "Auth-Key: " in text.output and rotated["auth_key"] not in text.output
+    assert _tenant_for(rotated["auth_key"]) is None
+    missing = cli("tenant", "key", "rotate", "ten_nope")
+    assert missing.exit_code == 1 and "tenant ten_nope does not exist" in missing.output
+
+
 def test_only_iana_names_from_the_tzdata_package_are_time_zones() -> None:
     from control.errors import Invalid
     from control.tenants.service import check_timezone, iana_timezones
