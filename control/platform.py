@@ -10,6 +10,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from control.api.app import build_app
+from control.api.voitex.context import FaceConfig
 from control.calls.recorder import CallRecorder
 from control.media.library import RecordingLibrary
 from control.media.tts import HttpMedia, TtsCache
@@ -95,7 +96,9 @@ async def serve(settings: Settings) -> None:
                 body["status"] = "degraded"
         return ready, body
 
-    runner = web.AppRunner(build_app(health, tts, library), access_log=None)
+    voitex = FaceConfig(db, settings.data_dir, settings.api_max_body_mb * 2**20, settings.api_requests_per_minute,
+                        library.index)
+    runner = web.AppRunner(build_app(health, tts, library, voitex), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.http_host, settings.http_port).start()
     stop = asyncio.Event()

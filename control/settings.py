@@ -112,6 +112,10 @@ class Settings:
     # `any` (the default), `public` (globally routable addresses only) or a comma-separated
     # list of CIDRs, e.g. `10.20.0.0/16,203.0.113.7/32`, held parsed (the networks).
     webhook_allow: WebhookAllow = "any"
+    # The REST faces: the largest request body (an upload), and requests a minute per tenant
+    # (per process: N replicas allow N times as many).
+    api_max_body_mb: int = 25
+    api_requests_per_minute: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -150,6 +154,8 @@ class Settings:
             tts_renders=int(env.get("VOICECTL_TTS_RENDERS", cls.tts_renders)),
             tts_cache_mb=int(env.get("VOICECTL_TTS_CACHE_MB", cls.tts_cache_mb)),
             webhook_allow=parse_webhook_allow(env.get("VOICECTL_WEBHOOK_ALLOW", "any")),
+            api_max_body_mb=int(env.get("VOICECTL_API_MAX_BODY_MB", cls.api_max_body_mb)),
+            api_requests_per_minute=int(env.get("VOICECTL_API_REQUESTS_PER_MINUTE", cls.api_requests_per_minute)),
         )
 
     @property

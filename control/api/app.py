@@ -1,4 +1,4 @@
-"""The control plane's HTTP server: health, and media for Asterisk to fetch."""
+"""The control plane's HTTP server: health, media for Asterisk to fetch, and the REST faces."""
 from __future__ import annotations
 
 import re
@@ -7,6 +7,8 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from control.api.voitex import face
+from control.api.voitex.context import FaceConfig
 from control.media.library import RecordingLibrary
 from control.media.tts import TtsCache
 
@@ -17,8 +19,11 @@ MEDIA_NAME = re.compile(r"^[0-9a-f]{32}\.wav$")
 IMMUTABLE_WAV = {"Cache-Control": "public, max-age=31536000, immutable", "Content-Type": "audio/wav"}
 
 
-def build_app(health: HealthProbe, tts: TtsCache, recordings: RecordingLibrary) -> web.Application:
+def build_app(health: HealthProbe, tts: TtsCache, recordings: RecordingLibrary,
+              voitex: FaceConfig | None = None) -> web.Application:
     app = web.Application()
+    if voitex is not None:
+        face.install(app, voitex)
 
     async def healthz(_request: web.Request) -> web.Response:
         ready, body = await health()

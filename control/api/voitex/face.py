@@ -1,0 +1,67 @@
+"""The face's guard (key, limits, the error shape for every failure) and its routes."""
+from __future__ import annotations
+
+import logging
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from control.api.voitex import recordings
+from control.api.voitex.answer import failed
+from control.api.voitex.context import TENANT, FaceConfig
+from control.api.voitex.fields import TooLarge
+from control.api.voitex.limits import RateLimiter
+from control.errors import Conflict, Invalid, NotFound
+from control.tenants.service import tenant_for_key
+
+log = logging.getLogger(__name__)
+
+# Each Voitex host, as a path prefix of ours (architecture note).
+PREFIXES = ("/recording/", "/contacts/", "/notify/", "/sms/")
+KEY_HEADERS = ("Auth-Key", "auth_key")  # the TTS sample sends the second
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def install(app: web.Application, config: FaceConfig) -> None:
+    """The face's routes on the platform's HTTP server, behind its guard."""
+    limiter = RateLimiter(config.requests_per_minute)
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(PREFIXES):
+            return await handler(request)
+        key = next((request.headers[h] for h in KEY_HEADERS if request.headers.get(h, "").strip()), "").strip()
+        if not key:
+            return failed(401, "missing Auth-Key header")
+        try:
+            tenant = await tenant_for_key(config.db, key)
+        except Exception:
+            log.exception("looking up an Auth-Key failed")
+            return failed(503, "the platform cannot answer now; try again")
+        if tenant is None:
+            return failed(401, "invalid Auth-Key")
+        verdict = limiter.take(tenant.id)
+        headers = verdict.headers()
+        if not verdict.allowed:
+            return failed(429, f"rate limit exceeded: at most {verdict.limit} requests a minute", headers=headers)
+        request[TENANT] = tenant.id
+        try:
+            response = await handler(request)
+        except Invalid as exc:
+            response = failed(400, *exc.errors)
+        except NotFound as exc:
+            response = failed(404, str(exc))
+        except Conflict as exc:
+            response = failed(409, str(exc))
+        except TooLarge:
+            response = failed(413, f"the request is larger than {config.max_body_bytes} bytes")
+        except web.HTTPException as exc:  # no such path or method under the face's prefixes
+            response = failed(exc.status, exc.reason)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            response = failed(503, "the platform cannot answer now; try again")
+        response.headers.update(headers)
+        return response
+
+    app.middlewares.append(guard)
+    recordings.install(app, config)

@@ -1,0 +1,214 @@
+"""The Voitex face's common rules on a real database: the Auth-Key, tenant scoping, the answer
+shape for every outcome (never a 500), per-tenant limits and their headers; and the bodies it
+reads (multipart, urlencoded, JSON), trimmed."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from control.api.app import build_app
+from control.api.voitex.context import FaceConfig
+from control.api.voitex.fields import TooLarge, read_fields
+from control.api.voitex.limits import RateLimiter
+from control.clock import as_utc
+from control.errors import Invalid
+from control.media.library import RecordingLibrary
+from control.media.tts import TtsCache
+from control.recordings.index import RecordingIndex
+from control.recordings.service import add_recording, recordings_dir
+from control.tenants.service import create_tenant
+from tests.unit.test_recordings_service import make_wav
+
+
+async def healthy() -> tuple[bool, dict[str, Any]]:
+    return True, {}
+
+
+async def make_face(aiohttp_client: Any, db: async_sessionmaker, tmp_path: Path, per_minute: int) -> dict[str, Any]:
+    acme, beta = await create_tenant(db, "Acme"), await create_tenant(db, "Beta")
+    ours = await add_recording(db, tmp_path, acme.id, 3, make_wav(tmp_path / "a.wav", 0.3), name="Welcome")
+    theirs = await add_recording(db, tmp_path, beta.id, 3, make_wav(tmp_path / "b.wav", 0.3))
+    index = RecordingIndex(db)
+    library = RecordingLibrary(recordings_dir(tmp_path), index)
+    config = FaceConfig(db, tmp_path, 4096, requests_per_minute=per_minute, index=index)
+    client = await aiohttp_client(build_app(healthy, TtsCache(tmp_path / "tts"), library, config))
+    return {"client": client, "acme": acme, "beta": beta, "ours": ours, "theirs": theirs, "dir": tmp_path,
+            "index": index}
+
+
+@pytest.fixture
+async def face(aiohttp_client: Any, db: async_sessionmaker, tmp_path: Path) -> dict[str, Any]:
+    return await make_face(aiohttp_client, db, tmp_path, per_minute=1000)
+
+
+async def answer(resp: aiohttp.ClientResponse) -> tuple[int, dict[str, Any]]:
+    body = await resp.json()
+    assert set(body) == {"status", "data", "errors"}, body
+    assert body["status"] == ("success" if resp.status == 200 else "error")
+    return resp.status, body
+
+
+async def test_no_key_or_a_wrong_one_is_401_in_the_documents_shape(face: dict[str, Any]) -> None:
+    client = face["client"]
+    assert await answer(await client.get("/recording/albums/3")) == \
+        (401, {"status": "error", "data": None, "errors": ["missing Auth-Key header"]})
+    for key in ("nope", "x" * 4000, face["acme"].auth_key + " x"):
+        assert (await answer(await client.get("/recording/albums/3", headers={"Auth-Key": key})))[0] == 401
+    # The TTS sample sends `auth_key`; stray spaces around a key are trimmed as field values are.
+    status, body = await answer(await client.get("/recording/albums/3",
+                                                 headers={"auth_key": f" {face['acme'].auth_key} "}))
+    assert status == 200 and [r["id"] for r in body["data"]] == [face["ours"].id]
+
+
+async def test_an_album_lists_only_the_tenants_own_recordings(face: dict[str, Any]) -> None:
+    client, key = face["client"], {"Auth-Key": face["beta"].auth_key}
+    status, body = await answer(await client.get("/recording/albums/3", headers=key))
+    assert status == 200 and body["data"] == [{
+        "id": face["theirs"].id, "album_number": 3, "sort_number": 1, "display_name": face["theirs"].name,
+        "seconds": face["theirs"].seconds, "created_at": as_utc(face["theirs"].created_at).isoformat()}]
+    assert body["data"][0]["created_at"].endswith("+00:00")
+    assert (await answer(await client.get("/recording/albums/9", headers=key)))[1]["data"] == []
+    for bad in ("abc", "0", "-1", "99999999999", "%EF%BC%93"):  # the last: a full-width 3
+        status, body = await answer(await client.get(f"/recording/albums/{bad}", headers=key))
+        assert status == 400 and body["errors"] == ["album must be a whole number from 1 to 2147483647"]
+
+
+async def test_delete_is_scoped_to_the_tenant_and_stops_the_recording_being_offered(face: dict[str, Any]) -> None:
+    client, ours = face["client"], face["ours"]
+    beta, acme = {"Auth-Key": face["beta"].auth_key}, {"Auth-Key": face["acme"].auth_key}
+    assert (await face["index"].get(face["acme"].id, 3, 1)) is not None  # remembered, as a play would
+    status, body = await answer(await client.delete(f"/recording/{ours.id}", headers=beta))
+    assert status == 404 and body["errors"] == [f"recording {ours.id} does not exist"], "never another's"
+    assert (recordings_dir(face["dir"]) / ours.file).exists()
+    assert await answer(await client.delete(f"/recording/{ours.id}", headers=acme)) == \
+        (200, {"status": "success", "data": "Recording deleted", "errors": []})
+    assert not (recordings_dir(face["dir"]) / ours.file).exists()
+    assert await face["index"].get(face["acme"].id, 3, 1) is None, "forgotten at once on this node"
+    assert (await answer(await client.delete(f"/recording/{ours.id}", headers=acme)))[0] == 404
+    for bad in ("abc", "0", "1e3", "99999999999999999999"):
+        assert (await answer(await client.delete(f"/recording/{bad}", headers=acme)))[0] == 404
+
+
+async def test_unknown_paths_and_methods_answer_in_the_shape_too(face: dict[str, Any]) -> None:
+    client, key = face["client"], {"Auth-Key": face["acme"].auth_key}
+    assert (await answer(await client.get("/contacts/nothing-here", headers=key)))[0] == 404
+    assert (await answer(await client.put("/recording/albums/3", headers=key)))[0] == 405
+    assert (await client.get("/healthz")).status == 200, "outside the face: no key asked"
+
+
+async def test_limits_per_tenant_with_voicorys_headers(aiohttp_client: Any, db: async_sessionmaker,
+                                                        tmp_path: Path) -> None:
+    face = await make_face(aiohttp_client, db, tmp_path, per_minute=5)
+    client, acme, beta = face["client"], {"Auth-Key": face["acme"].auth_key}, {"Auth-Key": face["beta"].auth_key}
+    remaining = []
+    for _ in range(5):
+        resp = await client.get("/recording/albums/3", headers=acme)
+        assert resp.status == 200 and resp.headers["X-RateLimit-Limit"] == "5"
+        remaining.append(int(resp.headers["X-RateLimit-Remaining"]))
+    assert remaining == [4, 3, 2, 1, 0]
+    refused = await client.get("/recording/albums/3", headers=acme)
+    status, body = await answer(refused)
+    assert status == 429 and body["errors"] == ["rate limit exceeded: at most 5 requests a minute"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert int(refused.headers["X-RateLimit-Reset"]) % 60 == 0
+    assert (await client.get("/recording/albums/3", headers=beta)).status == 200, "another tenant's own count"
+
+
+async def test_a_database_that_fails_is_a_503_in_the_shape_never_a_traceback(
+        face: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr("control.api.voitex.recordings.list_recordings", broken)
+    status, body = await answer(await face["client"].get("/recording/albums/3",
+                                                         headers={"Auth-Key": face["acme"].auth_key}))
+    assert status == 503 and body["errors"] == ["the platform cannot answer now; try again"]
+    assert "database is locked" not in str(body)
+    monkeypatch.setattr("control.api.voitex.face.tenant_for_key", broken)
+    status, _ = await answer(await face["client"].get("/recording/albums/3",
+                                                      headers={"Auth-Key": face["acme"].auth_key}))
+    assert status == 503
+
+
+def test_windows_roll_over_and_forget_the_last_ones_counts() -> None:
+    now = [120.0]
+    limiter = RateLimiter(2, clock=lambda: now[0])
+    assert [limiter.take("a").allowed for _ in range(3)] == [True, True, False]
+    refused = limiter.take("a")
+    assert (refused.remaining, refused.reset_at, refused.retry_after) == (0, 180, 60)
+    now[0] = 179.5
+    assert limiter.take("a").retry_after == 1
+    now[0] = 180.0
+    assert limiter.take("a").allowed and limiter.take("a").remaining == 0
+    assert list(limiter._counts) == ["a"]
+
+
+# -- bodies ---------------------------------------------------------------------------------------
+@pytest.fixture
+async def echo(aiohttp_client: Any, tmp_path: Path) -> Any:
+    """An app that answers what read_fields made of the body (or its refusal)."""
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            fields = await read_fields(request, 2048, tmp_path / "uploads")
+        except TooLarge:
+            return web.json_response({"too_large": True})
+        except Invalid as exc:
+            return web.json_response({"invalid": exc.errors})
+        files = {k: [u.filename, u.size, u.path.read_bytes().decode()] for k, u in fields.files.items()}
+        fields.close()
+        left = sorted(p.name for p in (tmp_path / "uploads").iterdir()) if (tmp_path / "uploads").exists() else []
+        return web.json_response({"values": fields.values, "files": files, "left": left})
+
+    app = web.Application()
+    app.router.add_post("/", handle)
+    return await aiohttp_client(app)
+
+
+async def test_multipart_fields_and_files_with_stray_spaces(echo: Any) -> None:
+    form = aiohttp.FormData()
+    form.add_field("album_number ", " 1")
+    form.add_field(" display_name", "Example Recording ")
+    form.add_field("upload_file", b"RIFF....", filename="example.wav", content_type="audio/wav")
+    got = await (await echo.post("/", data=form)).json()
+    assert got == {"values": {"album_number": "1", "display_name": "Example Recording"},
+                   "files": {"upload_file": ["example.wav", 8, "RIFF...."]}, "left": []}
+
+
+async def test_urlencoded_repeats_become_lists_and_json_keeps_its_types(echo: Any) -> None:
+    got = await (await echo.post("/", data="add_label=2&add_label=%203&from%20=%208451234567",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})).json()
+    assert got["values"] == {"add_label": ["2", "3"], "from": "8451234567"}
+    got = await (await echo.post("/", json={"album_number ": 1, "text": " hi ", "labels": [" 2", 3]})).json()
+    assert got["values"] == {"album_number": 1, "text": "hi", "labels": ["2", 3]}
+
+
+@pytest.mark.parametrize("body, content_type, expected", [
+    (b"[1, 2]", "application/json", {"invalid": ["the body must be a JSON object"]}),
+    (b"{not json", "application/json", {"invalid": ["the body is not JSON, a urlencoded form or multipart form-data"]}),
+    (b"\xff\xfe", "text/plain", {"invalid": ["the body is not JSON, a urlencoded form or multipart form-data"]}),
+    (b"a=%FF", "application/x-www-form-urlencoded", {"values": {"a": "\ufffd"}, "files": {}, "left": []}),
+    (b"x" * 3000, "application/json", {"too_large": True}),
+    (b"--b\r\nbroken", "multipart/form-data; boundary=b", None),
+])
+async def test_bodies_that_are_not_what_they_say_are_refused_cleanly(echo: Any, body: bytes, content_type: str,
+                                                                    expected: dict[str, Any] | None) -> None:
+    resp = await echo.post("/", data=body, headers={"Content-Type": content_type})
+    assert resp.status == 200
+    got = await resp.json()
+    if expected is None:
+        assert "invalid" in got or got.get("values") == {}, got
+    else:
+        assert got == expected
+
+
+async def test_a_file_over_the_limit_leaves_nothing_behind(echo: Any, tmp_path: Path) -> None:
+    form = aiohttp.FormData()
+    form.add_field("upload_file", b"x" * 5000, filename="big.wav", content_type="audio/wav")
+    # Chunked: no Content-Length to refuse it by, so the limit is met while the file streams in.
+    assert await (await echo.post("/", data=form, chunked=True)).json() == {"too_large": True}
+    assert (tmp_path / "uploads").exists() and not any((tmp_path / "uploads").iterdir())
