@@ -48,7 +48,9 @@ class CreatedTenant:
 
 def hash_key(key: str) -> str:
     # Keys are 32 random bytes, so a plain digest is enough (no dictionary to attack).
-    return hashlib.sha256(key.encode()).hexdigest()
+    # surrogateescape: a header of bytes that are not UTF-8 reaches us as lone surrogates; it
+    # is a wrong key (401), not a failure.
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def new_auth_key() -> str:

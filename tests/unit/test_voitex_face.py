@@ -57,7 +57,7 @@ async def test_no_key_or_a_wrong_one_is_401_in_the_documents_shape(face: dict[st
     client = face["client"]
     assert await answer(await client.get("/recording/albums/3")) == \
         (401, {"status": "error", "data": None, "errors": ["missing Auth-Key header"]})
-    for key in ("nope", "x" * 4000, face["acme"].auth_key + " x"):
+    for key in ("nope", "x" * 4000, face["acme"].auth_key + " x", "ключ"):
         assert (await answer(await client.get("/recording/albums/3", headers={"Auth-Key": key})))[0] == 401
     # The TTS sample sends `auth_key`; stray spaces around a key are trimmed as field values are.
     status, body = await answer(await client.get("/recording/albums/3",
@@ -212,3 +212,8 @@ async def test_a_file_over_the_limit_leaves_nothing_behind(echo: Any, tmp_path: 
     # Chunked: no Content-Length to refuse it by, so the limit is met while the file streams in.
     assert await (await echo.post("/", data=form, chunked=True)).json() == {"too_large": True}
     assert (tmp_path / "uploads").exists() and not any((tmp_path / "uploads").iterdir())
+
+
+async def test_a_key_of_bytes_that_are_not_utf8_is_a_wrong_key(db: async_sessionmaker) -> None:
+    from control.tenants.service import tenant_for_key
+    assert await tenant_for_key(db, b"\xff\xfe".decode("utf-8", "surrogateescape")) is None
