@@ -217,3 +217,65 @@ async def test_a_file_over_the_limit_leaves_nothing_behind(echo: Any, tmp_path: 
 async def test_a_key_of_bytes_that_are_not_utf8_is_a_wrong_key(db: async_sessionmaker) -> None:
     from control.tenants.service import tenant_for_key
     assert await tenant_for_key(db, b"\xff\xfe".decode("utf-8", "surrogateescape")) is None
+
+
+async def test_openapi_describes_every_endpoint_from_the_models_that_validate_it(face: dict[str, Any]) -> None:
+    from openapi_spec_validator import validate
+
+    resp = await face["client"].get("/openapi.json")  # no key needed to read it
+    assert resp.status == 200
+    document = await resp.json()
+    validate(document)  # a well-formed OpenAPI 3.1 document
+    assert set(document["paths"]) == {"/recording/albums/{album}", "/recording/{id}"}
+    listing = document["paths"]["/recording/albums/{album}"]["get"]
+    [album] = listing["parameters"]
+    # The range the validator enforces is the range the document states.
+    assert (album["name"], album["in"], album["schema"]["minimum"], album["schema"]["maximum"]) == \
+        ("album", "path", 1, 2147483647)
+    assert {"200", "400", "401", "404", "429", "503"} <= set(listing["responses"])
+    shown = listing["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]["items"]
+    assert set(shown["properties"]) == {"id", "album_number", "sort_number", "display_name", "seconds", "created_at"}
+    assert document["components"]["securitySchemes"]["AuthKey"] == {"type": "apiKey", "in": "header",
+                                                                    "name": "Auth-Key"}
+    # What the document says an answer holds is what one holds.
+    body = await (await face["client"].get("/recording/albums/3", headers={"Auth-Key": face["acme"].auth_key})).json()
+    assert set(body["data"][0]) == set(shown["properties"])
+
+
+async def test_a_body_is_validated_by_the_endpoints_model_and_its_files_cleared(
+        aiohttp_client: Any, db: async_sessionmaker, tmp_path: Path) -> None:
+    from pydantic import BaseModel
+
+    from control.api.voitex import spec
+    from control.api.voitex.answer import ok
+    from control.api.voitex.context import WholeNumber
+    from control.api.voitex.fields import Upload
+
+    class Fields(BaseModel):
+        album_number: WholeNumber
+        display_name: str = ""
+        upload_file: Upload
+
+    seen: list[Any] = []
+
+    async def handler(request: web.Request, fields: Fields) -> web.Response:
+        seen.append((fields, fields.upload_file.path.read_bytes()))
+        return ok(fields.album_number)
+
+    acme = await create_tenant(db, "Acme")
+    config = FaceConfig(db, tmp_path, 4096, requests_per_minute=100)
+    app = build_app(healthy, TtsCache(tmp_path / "tts"), RecordingLibrary(tmp_path / "r", RecordingIndex(db)), config)
+    spec.install(app, config, [spec.Endpoint("POST", "/recording/try/", "a test", Fields, handler, {}, body=True)])
+    client = await aiohttp_client(app)
+    key = {"Auth-Key": acme.auth_key}
+
+    form = aiohttp.FormData()
+    form.add_field("album_number ", " 7")
+    form.add_field("upload_file", b"RIFF", filename="a.wav")
+    assert await answer(await client.post("/recording/try/", data=form, headers=key)) == \
+        (200, {"status": "success", "data": 7, "errors": []})
+    assert seen[0][1] == b"RIFF" and not seen[0][0].upload_file.path.exists(), "the upload is removed after"
+    status, body = await answer(await client.post("/recording/try/", json={"album_number": "x"}, headers=key))
+    assert status == 400 and body["errors"] == ["album_number must be a whole number from 1 to 2147483647",
+                                                "upload_file: Field required"]
+    assert not any((tmp_path / "uploads").iterdir())

@@ -4,10 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Annotated
+
 from aiohttp import web
+from pydantic import BeforeValidator, Field
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from control.errors import Invalid
 from control.recordings.index import RecordingIndex
 
 TENANT = web.RequestKey("voitex_tenant", str)
@@ -27,9 +29,15 @@ def tenant_of(request: web.Request) -> str:
     return request[TENANT]
 
 
-def whole_number(text: str, what: str) -> int:
-    """A positive whole number as a path or form gives it, or Invalid saying so."""
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_NUMBER:
-        raise Invalid([f"{what} must be a whole number from 1 to {MAX_NUMBER}"])
-    return int(text)
+def _whole_number(value: object) -> int:
+    """A positive whole number as a path, a form (text) or JSON (a number) gives it."""
+    text = value.strip() if isinstance(value, str) else value if isinstance(value, int) and \
+        not isinstance(value, bool) else None
+    if isinstance(text, str):
+        text = int(text) if text.isascii() and text.isdigit() else None
+    if text is None or not 1 <= text <= MAX_NUMBER:
+        raise ValueError(f"must be a whole number from 1 to {MAX_NUMBER}")
+    return text
+
+
+WholeNumber = Annotated[int, Field(ge=1, le=MAX_NUMBER), BeforeValidator(_whole_number)]

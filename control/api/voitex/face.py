@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
+from importlib.metadata import version
 from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from control.api.voitex import recordings
+from control.api.voitex import recordings, spec
 from control.api.voitex.answer import failed
 from control.api.voitex.context import TENANT, FaceConfig
 from control.api.voitex.fields import TooLarge
@@ -64,4 +65,11 @@ def install(app: web.Application, config: FaceConfig) -> None:
         return response
 
     app.middlewares.append(guard)
-    recordings.install(app, config)
+    served = recordings.endpoints(config)
+    spec.install(app, config, served)
+    document = spec.openapi(served, version("voicectl"))
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app.router.add_get("/openapi.json", openapi)
