@@ -248,13 +248,14 @@ async def test_a_body_is_validated_by_the_endpoints_model_and_its_files_cleared(
 
     from control.api.voitex import spec
     from control.api.voitex.answer import ok
-    from control.api.voitex.context import WholeNumber
-    from control.api.voitex.fields import Upload
+    from openapi_spec_validator import validate
+
+    from control.api.voitex.context import UploadFile, WholeNumber
 
     class Fields(BaseModel):
         album_number: WholeNumber
         display_name: str = ""
-        upload_file: Upload
+        upload_file: UploadFile
 
     seen: list[Any] = []
 
@@ -265,7 +266,14 @@ async def test_a_body_is_validated_by_the_endpoints_model_and_its_files_cleared(
     acme = await create_tenant(db, "Acme")
     config = FaceConfig(db, tmp_path, 4096, requests_per_minute=100)
     app = build_app(healthy, TtsCache(tmp_path / "tts"), RecordingLibrary(tmp_path / "r", RecordingIndex(db)), config)
-    spec.install(app, config, [spec.Endpoint("POST", "/recording/try/", "a test", Fields, handler, {}, body=True)])
+    trying = spec.Endpoint("POST", "/recording/try/", "a test", Fields, handler, {}, body=True)
+    spec.install(app, config, [trying])
+    document = spec.openapi([trying], "0")
+    validate(document)
+    form_schema = document["paths"]["/recording/try/"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    upload = form_schema["schema"]["properties"]["upload_file"]
+    assert (upload["type"], upload["format"]) == ("string", "binary")
+    assert sorted(form_schema["schema"]["required"]) == ["album_number", "upload_file"]
     client = await aiohttp_client(app)
     key = {"Auth-Key": acme.auth_key}
 
@@ -278,4 +286,7 @@ async def test_a_body_is_validated_by_the_endpoints_model_and_its_files_cleared(
     status, body = await answer(await client.post("/recording/try/", json={"album_number": "x"}, headers=key))
     assert status == 400 and body["errors"] == ["album_number must be a whole number from 1 to 2147483647",
                                                 "upload_file: Field required"]
+    status, body = await answer(await client.post("/recording/try/", json={"album_number": 2, "upload_file": "x"},
+                                                  headers=key))
+    assert status == 400 and body["errors"] == ["upload_file must be a file sent as multipart form-data"]
     assert not any((tmp_path / "uploads").iterdir())

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema
 from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from control.api.voitex.fields import Upload
 
 from control.recordings.index import RecordingIndex
 
@@ -41,3 +43,13 @@ def _whole_number(value: object) -> int:
 
 
 WholeNumber = Annotated[int, Field(ge=1, le=MAX_NUMBER), BeforeValidator(_whole_number)]
+
+
+def _upload(value: object) -> Upload:
+    if isinstance(value, Upload):
+        return value
+    raise ValueError("must be a file sent as multipart form-data")
+
+
+# A file field: what fields.py saved of a multipart part; in the document, a binary string.
+UploadFile = Annotated[Upload, PlainValidator(_upload), WithJsonSchema({"type": "string", "format": "binary"})]
