@@ -97,7 +97,7 @@ async def serve(settings: Settings) -> None:
         return ready, body
 
     voitex = FaceConfig(db, settings.data_dir, settings.api_max_body_mb * 2**20, settings.api_requests_per_minute,
-                        library.index)
+                        library.index, tts)
     runner = web.AppRunner(build_app(health, tts, library, voitex), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.http_host, settings.http_port).start()

@@ -3,6 +3,7 @@ shape for every outcome (never a 500), per-tenant limits and their headers; and 
 reads (multipart, urlencoded, JSON), trimmed."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,20 @@ async def healthy() -> tuple[bool, dict[str, Any]]:
     return True, {}
 
 
+async def tone_renderer(text: str, target: Path) -> None:
+    """Stands in for espeak-ng: a real WAV, a little longer for a longer text."""
+    make_wav(target, 0.2 + len(text) / 200, rate=8000, channels=1)
+
+
 async def make_face(aiohttp_client: Any, db: async_sessionmaker, tmp_path: Path, per_minute: int) -> dict[str, Any]:
     acme, beta = await create_tenant(db, "Acme"), await create_tenant(db, "Beta")
     ours = await add_recording(db, tmp_path, acme.id, 3, make_wav(tmp_path / "a.wav", 0.3), name="Welcome")
     theirs = await add_recording(db, tmp_path, beta.id, 3, make_wav(tmp_path / "b.wav", 0.3))
     index = RecordingIndex(db)
     library = RecordingLibrary(recordings_dir(tmp_path), index)
-    config = FaceConfig(db, tmp_path, 4096, requests_per_minute=per_minute, index=index)
-    client = await aiohttp_client(build_app(healthy, TtsCache(tmp_path / "tts"), library, config))
+    tts = TtsCache(tmp_path / "tts", render=tone_renderer)
+    config = FaceConfig(db, tmp_path, 2 * 2**20, requests_per_minute=per_minute, index=index, tts=tts)
+    client = await aiohttp_client(build_app(healthy, tts, library, config))
     return {"client": client, "acme": acme, "beta": beta, "ours": ours, "theirs": theirs, "dir": tmp_path,
             "index": index}
 
@@ -226,7 +233,7 @@ async def test_openapi_describes_every_endpoint_from_the_models_that_validate_it
     assert resp.status == 200
     document = await resp.json()
     validate(document)  # a well-formed OpenAPI 3.1 document
-    assert set(document["paths"]) == {"/recording/albums/{album}", "/recording/{id}"}
+    assert set(document["paths"]) == {"/recording/upload/", "/recording/albums/{album}", "/recording/{id}"}
     listing = document["paths"]["/recording/albums/{album}"]["get"]
     [album] = listing["parameters"]
     # The range the validator enforces is the range the document states.
@@ -290,3 +297,77 @@ async def test_a_body_is_validated_by_the_endpoints_model_and_its_files_cleared(
                                                   headers=key))
     assert status == 400 and body["errors"] == ["upload_file must be a file sent as multipart form-data"]
     assert not any((tmp_path / "uploads").iterdir())
+
+
+
+# -- uploads ----------------------------------------------------------------------------------------
+def sample_form(path: Path, filename: str, **fields: str) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, value)
+    form.add_field("upload_file", path.read_bytes(), filename=filename)
+    return form
+
+
+async def album_of(face: dict[str, Any], album: int) -> list[dict[str, Any]]:
+    body = await (await face["client"].get(f"/recording/albums/{album}",
+                                           headers={"Auth-Key": face["acme"].auth_key})).json()
+    return body["data"]
+
+
+async def test_uploads_as_the_document_sends_them_wav_mp3_and_tts(face: dict[str, Any], tmp_path: Path) -> None:
+    client, key = face["client"], {"Auth-Key": face["acme"].auth_key}
+    wav = make_wav(tmp_path / "example.wav", 0.5)
+    # The sample's form, stray space and all: album 5, sort 5, a display name.
+    form = sample_form(wav, "example.wav", **{"album_number ": "5", "sort_number": "5",
+                                              "display_name": "Example Recording"})
+    status, body = await answer(await client.post("/recording/upload/", data=form, headers=key))
+    assert status == 200 and body["data"].isdigit()
+    mp3 = tmp_path / "example.mp3"
+    subprocess.run(["sox", str(wav), str(mp3)], check=True, capture_output=True)
+    status, mp3_body = await answer(await client.post("/recording/upload/", data=sample_form(mp3, "example.mp3",
+                                                      album_number="5"), headers=key))
+    assert status == 200
+    # Create TTS, as its sample: form fields, no file, `auth_key`.
+    status, tts_body = await answer(await client.post("/recording/upload/", data={
+        "album_number ": "5", "sort_number": "15", "type": "tts",
+        "text": "This is a test recording created by the TTS API."}, headers={"auth_key": face["acme"].auth_key}))
+    assert status == 200
+    listed = {r["sort_number"]: r for r in await album_of(face, 5)}
+    assert set(listed) == {1, 5, 15}, "the mp3 took the lowest free sort"
+    assert listed[5]["id"] == body["data"] and listed[5]["display_name"] == "Example Recording"
+    assert listed[1]["id"] == mp3_body["data"] and listed[15]["id"] == tts_body["data"]
+    assert all(r["seconds"] > 0 for r in listed.values())
+    assert not any((tmp_path / "uploads").iterdir()), "no upload left behind"
+
+
+async def test_a_taken_sort_needs_override_and_bad_files_store_nothing(face: dict[str, Any], tmp_path: Path) -> None:
+    client, key = face["client"], {"Auth-Key": face["acme"].auth_key}
+    wav = make_wav(tmp_path / "x.wav", 0.3)
+    taken = await client.post("/recording/upload/", data=sample_form(wav, "x.wav", album_number="3", sort_number="1"),
+                              headers=key)
+    status, body = await answer(taken)
+    assert status == 409 and "sort 1" in body["errors"][0]
+    before = await album_of(face, 3)
+    for content, name, word in ((b"not audio at all", "bad.wav", "bad.wav"), (b"", "empty.wav", "empty.wav")):
+        bad = tmp_path / name
+        bad.write_bytes(content)
+        status, body = await answer(await client.post("/recording/upload/", data=sample_form(
+            bad, name, album_number="3", sort_number="1", override="yes"), headers=key))
+        assert status == 400 and word in body["errors"][0], body
+    assert await album_of(face, 3) == before, "a refused upload replaces nothing"
+    status, body = await answer(await client.post("/recording/upload/", data=sample_form(
+        wav, "x.wav", album_number="3", sort_number="1", override="yes"), headers=key))
+    assert status == 200, body
+    assert [r["id"] for r in await album_of(face, 3)] == [body["data"]]
+    for fields, error in (({"album_number": "3"}, "upload_file is required (a wav or mp3 file), or type=tts with text"),
+                          ({"album_number": "3", "type": "tts"}, "text: "),
+                          ({"album_number": "3", "type": "fax"}, "type must be tts, or left out for a file upload"),
+                          ({"type": "tts", "text": "hi"}, "album_number: Field required")):
+        status, body = await answer(await client.post("/recording/upload/", data=fields, headers=key))
+        assert status == 400 and any(e.startswith(error) or error in e for e in body["errors"]), (fields, body)
+    big = tmp_path / "big.wav"
+    big.write_bytes(b"RIFF" + bytes(3 * 2**20))
+    status, body = await answer(await client.post("/recording/upload/", data=sample_form(big, "big.wav",
+                                                  album_number="3"), headers=key))
+    assert status == 413 and not any((tmp_path / "uploads").iterdir())

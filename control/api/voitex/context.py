@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.api.voitex.fields import Upload
 
+from control.media.tts import TtsCache
 from control.recordings.index import RecordingIndex
 
 TENANT = web.RequestKey("voitex_tenant", str)
@@ -25,6 +26,7 @@ class FaceConfig:
     max_body_bytes: int
     requests_per_minute: int
     index: RecordingIndex | None = None  # this process's cache of album slots, told of deletes
+    tts: TtsCache | None = None  # renders the text of a TTS upload
 
 
 def tenant_of(request: web.Request) -> str:
@@ -43,6 +45,8 @@ def _whole_number(value: object) -> int:
 
 
 WholeNumber = Annotated[int, Field(ge=1, le=MAX_NUMBER), BeforeValidator(_whole_number)]
+# Optional: absent or left empty in a form ("sort_number=") is None.
+MaybeWholeNumber = Annotated[WholeNumber | None, BeforeValidator(lambda v: None if v == "" else v)]
 
 
 def _upload(value: object) -> Upload:

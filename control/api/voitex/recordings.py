@@ -1,17 +1,49 @@
-"""The recording library for integrators: list an album, delete a recording. (Upload and TTS,
-`POST /recording/upload/`, come next: see the session note.)"""
+"""The recording library for integrators: upload a file or a TTS text into an album (Voitex's
+Upload Recording and Create TTS, one endpoint), list an album, delete a recording."""
 from __future__ import annotations
 
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from control.api.voitex.answer import ok
-from control.api.voitex.context import FaceConfig, WholeNumber, tenant_of
+from control.api.voitex.context import FaceConfig, MaybeWholeNumber, UploadFile, WholeNumber, tenant_of
 from control.api.voitex.spec import Endpoint
 from control.clock import as_utc
-from control.recordings.service import RecordingInfo, list_recordings, remove_recording
+from control.errors import Invalid
+from control.flow.play import tts_text_problem
+from control.recordings.service import RecordingInfo, add_recording, list_recordings, remove_recording
+
+
+class UploadFields(BaseModel):
+    """Upload Recording (`upload_file`) and Create TTS (`type=tts`, `text`) of the document."""
+    model_config = ConfigDict(extra="ignore")
+    album_number: WholeNumber
+    sort_number: MaybeWholeNumber = None  # the lowest free one from 1 when not given
+    display_name: str | None = None
+    override: str = ""  # "yes": replace the recording at sort_number
+    type: str = ""  # "tts", or empty for a file
+    text: str | None = None
+    upload_file: UploadFile | None = None
+
+    @model_validator(mode="after")
+    def one_source(self) -> "UploadFields":
+        if self.type.lower() not in ("", "tts"):
+            raise ValueError("type must be tts, or left out for a file upload")
+        if self.tts:
+            problem = tts_text_problem(self.text or "")
+            if problem:
+                raise ValueError(f"text: {problem}")
+        elif self.upload_file is None:
+            raise ValueError("upload_file is required (a wav or mp3 file), or type=tts with text")
+        if self.override.lower() not in ("", "yes", "no"):
+            raise ValueError("override must be yes or no")
+        return self
+
+    @property
+    def tts(self) -> bool:
+        return self.type.lower() == "tts"
 
 
 class AlbumFields(BaseModel):
@@ -35,6 +67,22 @@ class Shown(BaseModel):
 
 
 def endpoints(config: FaceConfig) -> list[Endpoint[Any]]:
+    async def upload(request: web.Request, fields: UploadFields) -> web.Response:
+        if fields.tts:
+            if config.tts is None:
+                raise Invalid(["TTS is not available on this node"])
+            key = await config.tts.ensure(fields.text or "")
+            source, label = config.tts.path(key), (fields.text or "").strip()
+        else:
+            assert fields.upload_file is not None
+            source, label = fields.upload_file.path, fields.upload_file.filename or "upload"
+        added = await add_recording(config.db, config.data_dir, tenant_of(request), fields.album_number, source,
+                                    fields.sort_number, fields.display_name or None,
+                                    replace=fields.override.lower() == "yes", label=label)
+        if config.index is not None:
+            config.index.forget(added.tenant_id, added.album, added.sort)
+        return ok(added.id)
+
     async def album(request: web.Request, fields: AlbumFields) -> web.Response:
         return ok([_shown(r) for r in await list_recordings(config.db, tenant_of(request), fields.album)])
 
@@ -45,6 +93,8 @@ def endpoints(config: FaceConfig) -> list[Endpoint[Any]]:
         return ok("Recording deleted")
 
     return [
+        Endpoint("POST", "/recording/upload/", "Upload a wav or mp3 file, or a TTS text, into an album; data: the "
+                 "recording's id", UploadFields, upload, {"type": "string", "pattern": "^[0-9]+$"}, body=True),
         Endpoint("GET", "/recording/albums/{album}", "The album's recordings, by sort number ([] for none)",
                  AlbumFields, album, {"type": "array", "items": Shown.model_json_schema()}),
         Endpoint("DELETE", "/recording/{id}", "Delete a recording: new plays no longer find it",
