@@ -361,11 +361,11 @@ async def test_a_taken_sort_needs_override_and_bad_files_store_nothing(face: dic
     assert status == 200, body
     assert [r["id"] for r in await album_of(face, 3)] == [body["data"]]
     for fields, error in (({"album_number": "3"}, "upload_file is required (a wav or mp3 file), or type=tts with text"),
-                          ({"album_number": "3", "type": "tts"}, "text: "),
+                          ({"album_number": "3", "type": "tts", "text": "\x00"}, "text: character 1 is U+0000"),
                           ({"album_number": "3", "type": "fax"}, "type must be tts, or left out for a file upload"),
                           ({"type": "tts", "text": "hi"}, "album_number: Field required")):
         status, body = await answer(await client.post("/recording/upload/", data=fields, headers=key))
-        assert status == 400 and any(e.startswith(error) or error in e for e in body["errors"]), (fields, body)
+        assert status == 400 and any(e.startswith(error) for e in body["errors"]), (fields, body)
     big = tmp_path / "big.wav"
     big.write_bytes(b"RIFF" + bytes(3 * 2**20))
     status, body = await answer(await client.post("/recording/upload/", data=sample_form(big, "big.wav",

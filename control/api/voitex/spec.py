@@ -60,10 +60,13 @@ def messages(exc: ValidationError) -> list[str]:
     ValueError("must be ..."), which reads on from the field's name."""
     found = []
     for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in error["loc"]) or "body"
+        where = ".".join(str(part) for part in error["loc"])
         text = str(error["msg"])
-        found.append(f"{where} {text.removeprefix('Value error, ')}" if text.startswith("Value error, ")
-                     else f"{where}: {text}")
+        if text.startswith("Value error, "):  # ours: a sentence, reading on from the field
+            text = text.removeprefix("Value error, ")
+            found.append(f"{where} {text}" if where else text)  # no field: a rule of the whole request
+        else:
+            found.append(f"{where}: {text}" if where else text)
     return found
 
 
