@@ -12,7 +12,7 @@ OVERLOAD_ARGS ?=
 RAMP_ARGS ?= --flow trigger
 MEASURE_ARGS ?= --flow trigger --runs 1
 
-.PHONY: setup test-deps run test test-compose bench bench-trigger bench-ramp bench-measure bench-overload clean
+.PHONY: setup test-deps run test test-compose bench bench-trigger bench-ramp bench-measure bench-overload bench-contacts clean
 
 $(BIN)/voicectl: pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
@@ -56,6 +56,10 @@ bench-ramp: setup
 # key -> audio and webhook answer -> audio from ARI event timestamps (its CPU figures are not the bench's).
 bench-measure: setup
 	$(BIN)/python -m bench.run --measure $(MEASURE_ARGS)
+
+# voicectl contacts import of 10,000 contacts (CONTACTS_ARGS="--rows 50000 --runs 1").
+bench-contacts: setup
+	$(BIN)/python -m bench.contacts_import $(CONTACTS_ARGS)
 
 bench-overload: setup
 	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)

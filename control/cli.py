@@ -544,9 +544,13 @@ def demo(settings: Settings, if_missing: bool) -> None:
 
 
 # Groups kept in modules of their own, added last: they import this module's helpers.
-from control.recordings.cli import recordings  # noqa: E402
+from control.contacts.cli import contacts, label  # noqa: E402
+from control.recordings.cli import album, recordings  # noqa: E402
 
 main.add_command(recordings)
+main.add_command(album)
+main.add_command(label)
+main.add_command(contacts)
 
 
 if __name__ == "__main__":

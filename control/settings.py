@@ -58,6 +58,14 @@ def _node_name(env: Mapping[str, str]) -> str:
     return label if NODE_NAME.fullmatch(label) else "voicectl"
 
 
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole-number setting that 0 or less would break (every request refused), refused at start."""
+    value = int(env.get(name, default))
+    if value < 1:
+        raise ValueError(f"{name}: must be a whole number from 1, not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -154,8 +162,9 @@ class Settings:
             tts_renders=int(env.get("VOICECTL_TTS_RENDERS", cls.tts_renders)),
             tts_cache_mb=int(env.get("VOICECTL_TTS_CACHE_MB", cls.tts_cache_mb)),
             webhook_allow=parse_webhook_allow(env.get("VOICECTL_WEBHOOK_ALLOW", "any")),
-            api_max_body_mb=int(env.get("VOICECTL_API_MAX_BODY_MB", cls.api_max_body_mb)),
-            api_requests_per_minute=int(env.get("VOICECTL_API_REQUESTS_PER_MINUTE", cls.api_requests_per_minute)),
+            api_max_body_mb=_at_least_one(env, "VOICECTL_API_MAX_BODY_MB", cls.api_max_body_mb),
+            api_requests_per_minute=_at_least_one(env, "VOICECTL_API_REQUESTS_PER_MINUTE",
+                                                  cls.api_requests_per_minute),
         )
 
     @property

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from control.flow.channel import Channel, TransferOutcome
 from control.flow.play import VARIABLE, MediaMissing, MediaResolver, PlayItem, item_problem
-from control.flow.ports import IvrLookup, RecordingSink, TenantView, TransferTargets, Webhooks
+from control.flow.ports import ContactLookup, IvrLookup, RecordingSink, TenantView, TransferTargets, Webhooks
 
 if TYPE_CHECKING:  # document.py imports the branches, which import this module
     from control.flow.document import Ivr
 
 log = logging.getLogger(__name__)
+_NOT_ASKED: Any = object()
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class CallContext:
     ivrs: IvrLookup | None = None
     recordings: RecordingSink | None = None  # where record branches keep what callers say
     transfers: TransferTargets | None = None  # where transfer branches may dial
+    contacts: ContactLookup | None = None  # who the caller is in the tenant's contacts
     variables: dict[str, str] = field(default_factory=dict)
     # Every branch the call went through: the call record keeps all of them, webhooks get
     # those from data_from on (clear_data moves it).
@@ -54,6 +56,20 @@ class CallContext:
     reason: str | None = None  # why a branch ended the call, when it did so for a reason
     legs: list[Leg] = field(default_factory=list)  # far legs dialled by transfers, in order
     _unknown_named: set[str] = field(default_factory=set, init=False, repr=False)
+    _contact: dict[str, Any] | None = field(default=_NOT_ASKED, init=False, repr=False)
+
+    async def contact(self) -> dict[str, Any] | None:
+        """The caller's contact (see ContactLookup), looked up the first time a branch asks and
+        kept for the rest of the call: a call that never asks pays nothing, one that asks pays
+        one lookup. A lookup that fails is logged and counts as no contact."""
+        if self._contact is _NOT_ASKED:
+            self._contact = None
+            if self.contacts is not None and self.tenant.id and self.caller:
+                try:
+                    self._contact = await self.contacts.for_caller(self.tenant.id, self.caller)
+                except Exception:
+                    log.exception("call %s: looking up the caller's contact failed", self.log_id)
+        return self._contact
 
     def record(self, branch: str, keys: str) -> None:
         self.branch_data.append({"branch": branch, "input": keys})

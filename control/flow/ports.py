@@ -35,6 +35,13 @@ class Webhooks(Protocol):
         they come back as HookAnswer.error."""
 
 
+class ContactLookup(Protocol):
+    async def for_caller(self, tenant_id: str, caller: str) -> dict[str, Any] | None:
+        """The tenant's contact one of whose phones is `caller` (as received), in the shape the
+        Contacts API's select answers ({contact, phones, labels}), or None: no such contact, or
+        a caller id that is no phone number."""
+
+
 class IvrLookup(Protocol):
     async def for_number(self, number: str, tenant_id: str) -> "Ivr | None":
         """Another number's IVR of the same tenant (number: E.164, as a goto holds it), or None

@@ -8,7 +8,7 @@ import click
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.errors import Conflict
-from control.recordings import service
+from control.recordings import albums, service
 from control.recordings.service import RecordingInfo
 from control.settings import Settings
 
@@ -94,3 +94,32 @@ def recordings_remove(settings: Settings, recording_id: str | None, tenant_id: s
     removed = _with_db(settings, lambda db: service.remove_recording(db, settings.data_dir, recording_id, tenant_id,
                                                                       album=album, sort=sort))
     click.echo(f"recording {removed.id} removed (album {removed.album} sort {removed.sort} of {removed.tenant_id})")
+
+
+@click.group("album")
+def album() -> None:
+    """Albums: the numbers recordings are filed under, with optional names. An album is made by
+    its first recording (`voicectl recordings add`, or an upload)."""
+
+
+@album.command("list")
+@click.option("--tenant", "tenant_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def album_list(settings: Settings, tenant_id: str | None, as_json: bool) -> None:
+    """Albums by tenant and number: name, recordings, total length."""
+    found = _with_db(settings, lambda db: albums.list_albums(db, tenant_id))
+    _print([a.as_dict() for a in found], as_json, "\n".join(
+        f"{a.tenant_id}  album {a.number:<6} {a.recordings:>4} recordings  {a.seconds:7.1f} s  {a.name}"
+        for a in found) or "no albums")
+
+
+@album.command("name")
+@click.argument("number", type=int)
+@click.argument("name", default="")
+@click.option("--tenant", "tenant_id", required=True)
+@click.pass_obj
+def album_name(settings: Settings, number: int, name: str, tenant_id: str) -> None:
+    """Name album NUMBER (no NAME: take its name away)."""
+    _with_db(settings, lambda db: albums.name_album(db, tenant_id, number, name))
+    click.echo(f"album {number} of {tenant_id} is {'named ' + repr(name.strip()) if name.strip() else 'unnamed'}")

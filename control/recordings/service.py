@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import tempfile
 import unicodedata
@@ -35,9 +36,11 @@ MAX_NAME = 200
 # Ids are the table's int32 (on PostgreSQL): one past it is no recording, never a query.
 MAX_ID = 2**31 - 1
 RECORDING_ID = re.compile(r"[1-9][0-9]{0,9}")
-# Two adds taking the next free sort of one album at once (two callers recording) both pick
-# the same number; the second finds the slot taken on insert and looks again.
-ATTEMPTS = 3
+# Adds taking the next free sort of one album at once (callers recording, uploads) pick the
+# same number; each loser finds the slot taken on insert and looks again, after a random
+# pause so that they do not collide again in step. Enough attempts that a burst of a dozen
+# concurrent uploads to one album all land.
+ATTEMPTS = 12
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ async def add_recording(db: async_sessionmaker, data_dir: Path, tenant_id: str, 
                 if attempt == ATTEMPTS:
                     raise Conflict(f"album {album}: another recording took the slot meanwhile; try again") from None
                 attempt += 1
+                await asyncio.sleep(random.uniform(0, 0.02 * attempt))
     finally:
         tmp.unlink(missing_ok=True)
 

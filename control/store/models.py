@@ -2,11 +2,11 @@
 whose id is Asterisk's channel id so logs, ARI and the database agree on one name."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, ForeignKeyConstraint,
+                        Index, Integer, String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -101,8 +101,6 @@ class CallDeadLetter(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-
-
 class Recording(Base):
     """A recording in a tenant's album library. An album is only a number: it exists while it
     has recordings. The audio is `recordings/<id>-<digest>.wav` in the data directory; the
@@ -127,3 +125,84 @@ class Recording(Base):
     bytes: Mapped[int] = mapped_column(Integer)
     digest: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Album(Base):
+    """An album's optional name. An album exists while it has recordings; a row here only
+    names it (`voicectl album name`), so an unnamed album needs none."""
+
+    __tablename__ = "albums"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Contact(Base):
+    """A tenant's contact, found by any of its phones (Voitex's Contacts API). Text fields are
+    "" when unset, as the API answers them; `exp` is a date or None."""
+
+    __tablename__ = "contacts"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    first_name: Mapped[str] = mapped_column(String(255), default="")
+    last_name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    exp: Mapped[date | None] = mapped_column(Date)
+    address: Mapped[str] = mapped_column(String(255), default="")
+    city: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(255), default="")
+    zip: Mapped[str] = mapped_column(String(255), default="")
+    field_a: Mapped[str] = mapped_column(String(255), default="")
+    field_b: Mapped[str] = mapped_column(String(255), default="")
+    field_c: Mapped[str] = mapped_column(String(255), default="")
+    field_d: Mapped[str] = mapped_column(String(255), default="")
+    field_e: Mapped[str] = mapped_column(String(255), default="")
+    field_f: Mapped[str] = mapped_column(String(255), default="")
+    field_g: Mapped[str] = mapped_column(String(255), default="")
+    field_h: Mapped[str] = mapped_column(String(255), default="")
+    field_i: Mapped[str] = mapped_column(String(255), default="")
+    field_j: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ContactPhone(Base):
+    """A phone of a contact, E.164. A phone belongs to one contact per tenant: the unique key
+    says so, so two requests adding one phone at once cannot both succeed."""
+
+    __tablename__ = "contact_phones"
+    __table_args__ = (UniqueConstraint("tenant_id", "phone", name="uq_contact_phones_tenant_phone"),
+                      CheckConstraint("type IN ('H', 'M')", name="ck_contact_phones_type"))
+    # Autoincrement: a contact's phones are answered in the order they were added.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(1))
+
+
+class Label(Base):
+    """A tenant's contact label, known by its number (Voitex refers to labels by number only)."""
+
+    __tablename__ = "labels"
+    __table_args__ = (CheckConstraint("number >= 1", name="ck_labels_number"),)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ContactLabel(Base):
+    """A contact's membership of a label: deleting either side deletes it, never the other."""
+
+    __tablename__ = "contact_labels"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "label_number"], ["labels.tenant_id", "labels.number"],
+                                           ondelete="CASCADE", name="fk_contact_labels_label"),
+                      # A label's members, for broadcasts to a label.
+                      Index("ix_contact_labels_label", "tenant_id", "label_number"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    label_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The label's key is (tenant, number): a contact can only join its own tenant's labels.
+    tenant_id: Mapped[str] = mapped_column(String(40))

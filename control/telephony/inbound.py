@@ -26,12 +26,13 @@ from control.flow.context import Leg
 from control.flow.channel import CallerHungUp
 from control.flow.engine import run_ivr
 from control.flow.play import MediaResolver
-from control.flow.ports import TransferTargets, Webhooks
+from control.flow.ports import ContactLookup, TransferTargets, Webhooks
 from control.ivrs.lookup import TenantIvrs
 from control.ivrs.routes import RouteCache
 from control.settings import Settings
 from control.telephony.call import CallSession, Hangup
 from control.recordings.sink import AriRecordingSink, call_part
+from control.contacts.lookup import CallerContacts
 from control.transfers.service import DialTargets
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class InboundCalls:
                  limits: InboundLimits = InboundLimits(),
                  admission: AdmissionPort = AlwaysAdmit(), hooks: Webhooks | None = None,
                  recordings: Callable[[Any], AriRecordingSink] | None = None,
-                 transfers: TransferTargets | None = None) -> None:
+                 transfers: TransferTargets | None = None, contacts: ContactLookup | None = None) -> None:
         self._db = db
         # The record branch's sink for a call, given the ARI requests its session makes (the
         # takes are on that Asterisk); None: record branches have nowhere to keep what is said.
@@ -85,6 +86,7 @@ class InboundCalls:
         self._ivrs = TenantIvrs(self._routes)
         # Where transfer branches may dial: tenants' trunks and country codes, cached like routes.
         self._transfers = transfers if transfers is not None else DialTargets(db)
+        self._contacts = contacts if contacts is not None else CallerContacts(db)
 
     async def handle(self, session: CallSession) -> None:
         caller_id, caller_name = session.caller
@@ -123,7 +125,7 @@ class InboundCalls:
             call = CallContext(session, self._media, call_id=session.id, caller=caller_id, caller_name=caller_name,
                                did=route.number, tenant=route.tenant, ivr=route.ivr, hooks=self._hooks,
                                ivrs=self._ivrs, recordings=self._recordings(session.ops) if self._recordings else None,
-                               transfers=self._transfers)
+                               transfers=self._transfers, contacts=self._contacts)
             cap = asyncio.timeout(self._limits.max_call_seconds)
             try:
                 async with cap:

@@ -3,6 +3,7 @@ shape for every outcome (never a 500), per-tenant limits and their headers; and 
 reads (multipart, urlencoded, JSON), trimmed."""
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ async def make_face(aiohttp_client: Any, db: async_sessionmaker, tmp_path: Path,
     tts = TtsCache(tmp_path / "tts", render=tone_renderer)
     config = FaceConfig(db, tmp_path, 2 * 2**20, requests_per_minute=per_minute, index=index, tts=tts)
     client = await aiohttp_client(build_app(healthy, tts, library, config))
-    return {"client": client, "acme": acme, "beta": beta, "ours": ours, "theirs": theirs, "dir": tmp_path,
+    return {"client": client, "db": db, "acme": acme, "beta": beta, "ours": ours, "theirs": theirs, "dir": tmp_path,
             "index": index}
 
 
@@ -82,7 +83,7 @@ async def test_an_album_lists_only_the_tenants_own_recordings(face: dict[str, An
     assert (await answer(await client.get("/recording/albums/9", headers=key)))[1]["data"] == []
     for bad in ("abc", "0", "-1", "99999999999", "%EF%BC%93"):  # the last: a full-width 3
         status, body = await answer(await client.get(f"/recording/albums/{bad}", headers=key))
-        assert status == 400 and body["errors"] == ["album must be a whole number from 1 to 2147483647"]
+        assert status == 400 and body["errors"] == ["album must be a whole number from 1 to 999999999"]
 
 
 async def test_delete_is_scoped_to_the_tenant_and_stops_the_recording_being_offered(face: dict[str, Any]) -> None:
@@ -213,12 +214,74 @@ async def test_bodies_that_are_not_what_they_say_are_refused_cleanly(echo: Any, 
         assert got == expected
 
 
+FILE_PART = (b'--b\r\nContent-Disposition: form-data; name="upload_file"; filename="big.wav"\r\n'
+             b"Content-Type: audio/wav\r\n\r\n")
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=b"}
+
+
 async def test_a_file_over_the_limit_leaves_nothing_behind(echo: Any, tmp_path: Path) -> None:
-    form = aiohttp.FormData()
-    form.add_field("upload_file", b"x" * 5000, filename="big.wav", content_type="audio/wav")
-    # Chunked: no Content-Length to refuse it by, so the limit is met while the file streams in.
-    assert await (await echo.post("/", data=form, chunked=True)).json() == {"too_large": True}
+    async def slowly() -> Any:  # chunked, no Content-Length: the limit is met while the file streams in
+        yield FILE_PART
+        for _ in range(10):
+            yield b"x" * 500
+            await asyncio.sleep(0.02)
+        yield b"\r\n--b--\r\n"
+
+    assert await (await echo.post("/", data=slowly(), headers=MULTIPART)).json() == {"too_large": True}
     assert (tmp_path / "uploads").exists() and not any((tmp_path / "uploads").iterdir())
+
+
+async def test_part_headers_and_empty_parts_count_against_the_limit(echo: Any, tmp_path: Path) -> None:
+    empty = b'--b\r\nContent-Disposition: form-data; name="f"; filename="e"\r\n\r\n\r\n'
+    assert await (await echo.post("/", data=empty * 40 + b"--b--\r\n", headers=MULTIPART,
+                                  chunked=True)).json() == {"too_large": True}
+    assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").iterdir())
+
+
+async def test_a_file_field_given_twice_or_too_many_parts_is_refused_and_nothing_stays(
+        aiohttp_client: Any, tmp_path: Path) -> None:
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            fields = await read_fields(request, 2**20, tmp_path / "uploads")
+        except Invalid as exc:
+            return web.json_response({"invalid": exc.errors})
+        fields.close()
+        return web.json_response({"values": fields.values})
+
+    app = web.Application()
+    app.router.add_post("/", handle)
+    client = await aiohttp_client(app)
+    twice = FILE_PART + b"a\r\n" + FILE_PART.replace(b"big", b"two") + b"b\r\n--b--\r\n"
+    assert await (await client.post("/", data=twice, headers=MULTIPART)).json() == \
+        {"invalid": ["upload_file is given twice: one file a field"]}
+    many = b"".join(b'--b\r\nContent-Disposition: form-data; name="n%d"\r\n\r\nv\r\n' % n for n in range(101))
+    assert await (await client.post("/", data=many + b"--b--\r\n", headers=MULTIPART)).json() == \
+        {"invalid": ["a multipart body of more than 100 parts is not read"]}
+    deep = b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}"
+    assert await (await client.post("/", data=deep, headers={"Content-Type": "application/json"})).json() == \
+        {"invalid": ["the JSON body is nested more than 32 deep"]}
+    deeper = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert await (await client.post("/", data=deeper, headers={"Content-Type": "application/json"})).json() == \
+        {"invalid": ["the JSON body is nested more than 32 deep"]}
+    assert not any((tmp_path / "uploads").iterdir())
+
+
+async def wait_until(check: Any, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not so after {timeout} s")
+
+
+async def test_a_client_gone_mid_upload_leaves_nothing_behind(echo: Any, tmp_path: Path) -> None:
+    reader, writer = await asyncio.open_connection(echo.server.host, echo.server.port)
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                 b"Content-Length: 2000\r\n\r\n" + FILE_PART + b"x" * 1000)  # under the limit: read
+    await writer.drain()
+    await wait_until(lambda: (tmp_path / "uploads").exists() and any((tmp_path / "uploads").iterdir()))
+    writer.close()
+    await wait_until(lambda: not any((tmp_path / "uploads").iterdir()))
 
 
 async def test_a_key_of_bytes_that_are_not_utf8_is_a_wrong_key(db: async_sessionmaker) -> None:
@@ -233,12 +296,13 @@ async def test_openapi_describes_every_endpoint_from_the_models_that_validate_it
     assert resp.status == 200
     document = await resp.json()
     validate(document)  # a well-formed OpenAPI 3.1 document
-    assert set(document["paths"]) == {"/recording/upload/", "/recording/albums/{album}", "/recording/{id}"}
+    assert set(document["paths"]) == {"/recording/upload/", "/recording/albums/{album}", "/recording/{id}",
+                                      "/contacts/", "/contacts/labels"}
     listing = document["paths"]["/recording/albums/{album}"]["get"]
     [album] = listing["parameters"]
     # The range the validator enforces is the range the document states.
     assert (album["name"], album["in"], album["schema"]["minimum"], album["schema"]["maximum"]) == \
-        ("album", "path", 1, 2147483647)
+        ("album", "path", 1, 999999999)
     assert {"200", "400", "401", "404", "429", "503"} <= set(listing["responses"])
     shown = listing["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"]["items"]
     assert set(shown["properties"]) == {"id", "album_number", "sort_number", "display_name", "seconds", "created_at"}
@@ -257,7 +321,7 @@ async def test_a_body_is_validated_by_the_endpoints_model_and_its_files_cleared(
     from control.api.voitex.answer import ok
     from openapi_spec_validator import validate
 
-    from control.api.voitex.context import UploadFile, WholeNumber
+    from control.api.voitex.types import UploadFile, WholeNumber
 
     class Fields(BaseModel):
         album_number: WholeNumber
@@ -337,8 +401,24 @@ async def test_uploads_as_the_document_sends_them_wav_mp3_and_tts(face: dict[str
     assert set(listed) == {1, 5, 15}, "the mp3 took the lowest free sort"
     assert listed[5]["id"] == body["data"] and listed[5]["display_name"] == "Example Recording"
     assert listed[1]["id"] == mp3_body["data"] and listed[15]["id"] == tts_body["data"]
+    # A TTS recording is named by its text, whole (not cut at "." or "/" as a file's name is).
+    assert listed[15]["display_name"] == "This is a test recording created by the TTS API."
     assert all(r["seconds"] > 0 for r in listed.values())
     assert not any((tmp_path / "uploads").iterdir()), "no upload left behind"
+
+
+async def test_concurrent_uploads_to_one_album_all_land_on_distinct_sorts(face: dict[str, Any]) -> None:
+    client, key = face["client"], {"Auth-Key": face["acme"].auth_key}
+
+    async def upload(n: int) -> tuple[int, dict[str, Any]]:
+        return await answer(await client.post("/recording/upload/", data={
+            "album_number": "7", "type": "tts", "text": f"Press {n}/2 now. Thanks"}, headers=key))
+
+    answers = await asyncio.gather(*(upload(n) for n in range(10)))
+    assert [status for status, _ in answers] == [200] * 10, answers
+    listed = await album_of(face, 7)
+    assert [r["sort_number"] for r in listed] == list(range(1, 11))
+    assert {r["display_name"] for r in listed} == {f"Press {n}/2 now. Thanks" for n in range(10)}
 
 
 async def test_a_taken_sort_needs_override_and_bad_files_store_nothing(face: dict[str, Any], tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from control.errors import Invalid
 
 CHUNK = 64 * 1024
+MAX_PARTS = 100  # a multipart body of more parts is no upload form; each part costs work
+MAX_DEPTH = 32  # JSON nested deeper is no request of ours (and deep enough breaks recursion)
 
 
 class TooLarge(Exception):
@@ -35,19 +37,13 @@ class Upload:
 class Fields:
     values: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Upload] = field(default_factory=dict)
-
-    def text(self, name: str) -> str | None:
-        """A field as text: None when absent; a list or an object is no text (Invalid)."""
-        value = self.values.get(name)
-        if value is None or isinstance(value, str):
-            return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise Invalid([f"{name} must be a single value"])
-        return str(value)
+    # Every temporary file made for the request, kept apart from `files` so that close()
+    # removes each even when reading stopped halfway through one.
+    temporary: list[Path] = field(default_factory=list)
 
     def close(self) -> None:
-        for upload in self.files.values():
-            upload.path.unlink(missing_ok=True)
+        for path in self.temporary:
+            path.unlink(missing_ok=True)
 
 
 async def read_fields(request: web.Request, max_bytes: int, tmp_dir: Path) -> Fields:
@@ -73,9 +69,11 @@ async def read_fields(request: web.Request, max_bytes: int, tmp_dir: Path) -> Fi
         found = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise Invalid(["the body is not JSON, a urlencoded form or multipart form-data"]) from None
+    except RecursionError:
+        raise Invalid([f"the JSON body is nested more than {MAX_DEPTH} deep"]) from None
     if not isinstance(found, dict):
         raise Invalid(["the body must be a JSON object"])
-    return Fields({str(k).strip(): _trimmed(v) for k, v in found.items()})
+    return Fields({str(k).strip(): _trimmed(v, 1) for k, v in found.items()})
 
 
 async def _read(request: web.Request, max_bytes: int) -> bytes:
@@ -90,43 +88,53 @@ async def _read(request: web.Request, max_bytes: int) -> bytes:
 async def _multipart(request: web.Request, max_bytes: int, tmp_dir: Path) -> Fields:
     fields = Fields()
     pairs: list[tuple[str, str]] = []
-    total = 0
+    parts = 0
+
+    def within_limit() -> None:
+        # Every byte read off the wire counts, part headers and empty parts too: a chunked
+        # body has no Content-Length to be refused by.
+        if request.content.total_bytes > max_bytes:
+            raise TooLarge()
+
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
+            within_limit()
+            parts += 1
+            if parts > MAX_PARTS:
+                raise Invalid([f"a multipart body of more than {MAX_PARTS} parts is not read"])
             if not isinstance(part, aiohttp.BodyPartReader):
                 raise Invalid(["nested multipart bodies are not read"])
             name = (part.name or "").strip()
             if part.filename is not None:
+                if name in fields.files:
+                    raise Invalid([f"{name} is given twice: one file a field"])
                 tmp_dir.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
                 path, size = Path(tmp), 0
-                fields.files[name] = Upload(part.filename.strip(), path, 0)  # closed if what follows fails
+                fields.temporary.append(path)
                 with os.fdopen(fd, "wb") as out:
                     while chunk := await part.read_chunk(CHUNK):
+                        within_limit()
                         size += len(chunk)
-                        total += len(chunk)
-                        if total > max_bytes:
-                            raise TooLarge()
                         out.write(chunk)
                 fields.files[name] = Upload(part.filename.strip(), path, size)
                 continue
             raw = bytearray()
             while chunk := await part.read_chunk(CHUNK):
+                within_limit()
                 raw += chunk
-                total += len(chunk)
-                if total > max_bytes:
-                    raise TooLarge()
             try:
                 pairs.append((name, part.decode(bytes(raw)).decode(part.get_charset("utf-8"))))
             except (UnicodeDecodeError, LookupError, RuntimeError):
                 raise Invalid([f"field {name!r} is not text"]) from None
-    except (TooLarge, Invalid):
-        fields.close()
-        raise
+        within_limit()
     except (ValueError, HttpProcessingError) as exc:  # aiohttp's words for a broken multipart body
         fields.close()
         raise Invalid([f"the multipart body cannot be read: {exc}"]) from None
+    except BaseException:  # refused, too large, the client gone, the disk full: nothing stays
+        fields.close()
+        raise
     fields.values = _gathered(pairs)
     return fields
 
@@ -143,9 +151,13 @@ def _gathered(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return values
 
 
-def _trimmed(value: Any) -> Any:
+def _trimmed(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise Invalid([f"the JSON body is nested more than {MAX_DEPTH} deep"])
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, list):
-        return [_trimmed(v) for v in value]
+        return [_trimmed(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {k: _trimmed(v, depth + 1) for k, v in value.items()}
     return value

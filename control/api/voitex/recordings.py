@@ -8,7 +8,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from control.api.voitex.answer import ok
-from control.api.voitex.context import FaceConfig, MaybeWholeNumber, UploadFile, WholeNumber, tenant_of
+from control.api.voitex.context import FaceConfig, tenant_of
+from control.api.voitex.types import MaybeRecordingNumber, RecordingNumber, UploadFile
 from control.api.voitex.spec import Endpoint
 from control.clock import as_utc
 from control.errors import Invalid
@@ -16,11 +17,14 @@ from control.flow.play import tts_text_problem
 from control.recordings.service import RecordingInfo, add_recording, list_recordings, remove_recording
 
 
+TTS_NAME_CHARS = 80
+
+
 class UploadFields(BaseModel):
     """Upload Recording (`upload_file`) and Create TTS (`type=tts`, `text`) of the document."""
     model_config = ConfigDict(extra="ignore")
-    album_number: WholeNumber
-    sort_number: MaybeWholeNumber = None  # the lowest free one from 1 when not given
+    album_number: RecordingNumber
+    sort_number: MaybeRecordingNumber = None  # the lowest free one from 1 when not given
     display_name: str | None = None
     override: str = ""  # "yes": replace the recording at sort_number
     type: str = ""  # "tts", or empty for a file
@@ -48,7 +52,7 @@ class UploadFields(BaseModel):
 
 class AlbumFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    album: WholeNumber
+    album: RecordingNumber
 
 
 class RecordingFields(BaseModel):
@@ -72,12 +76,14 @@ def endpoints(config: FaceConfig) -> list[Endpoint[Any]]:
             if config.tts is None:
                 raise Invalid(["TTS is not available on this node"])
             key = await config.tts.ensure(fields.text or "")
-            source, label = config.tts.path(key), (fields.text or "").strip()
+            # Named by its text (not as a file is, by its stem: "Press 1/2." is no path).
+            source, label, name = config.tts.path(key), "the TTS text", fields.display_name or _tts_name(fields.text)
         else:
             assert fields.upload_file is not None
             source, label = fields.upload_file.path, fields.upload_file.filename or "upload"
+            name = fields.display_name or None  # None: the file's name without its extension
         added = await add_recording(config.db, config.data_dir, tenant_of(request), fields.album_number, source,
-                                    fields.sort_number, fields.display_name or None,
+                                    fields.sort_number, name,
                                     replace=fields.override.lower() == "yes", label=label)
         if config.index is not None:
             config.index.forget(added.tenant_id, added.album, added.sort)
@@ -106,3 +112,9 @@ def _shown(recording: RecordingInfo) -> dict[str, object]:
     return Shown(id=recording.id, album_number=recording.album, sort_number=recording.sort,
                  display_name=recording.name, seconds=recording.seconds,
                  created_at=as_utc(recording.created_at).isoformat()).model_dump()
+
+
+def _tts_name(text: str | None) -> str:
+    """A TTS recording's default display name: its text on one line, cut to a name's length."""
+    one_line = " ".join((text or "").split())
+    return one_line if len(one_line) <= TTS_NAME_CHARS else one_line[:TTS_NAME_CHARS - 3].rstrip() + "..."

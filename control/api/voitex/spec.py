@@ -16,7 +16,8 @@ from control.errors import Invalid
 
 M = TypeVar("M", bound=BaseModel)
 PATH_PARAM = re.compile(r"{(\w+)}")
-ERRORS = {"400": "invalid input", "401": "no Auth-Key, or a wrong one", "404": "not found", "413": "body too large",
+ERRORS = {"400": "invalid input", "401": "no Auth-Key, or a wrong one", "404": "not found",
+          "409": "conflict: a phone, label or sort number already taken", "413": "body too large",
           "429": "over the tenant's limit (see Retry-After)", "503": "the platform cannot answer now"}
 
 
@@ -33,7 +34,10 @@ class Endpoint(Generic[M]):
 
 def install(app: web.Application, config: FaceConfig, endpoints: list[Endpoint[Any]]) -> None:
     for endpoint in endpoints:
-        app.router.add_route(endpoint.method, endpoint.path, _validating(endpoint, config))
+        handler = _validating(endpoint, config)
+        app.router.add_route(endpoint.method, endpoint.path, handler)
+        if endpoint.path.endswith("/"):  # clients often leave the document's trailing slash off
+            app.router.add_route(endpoint.method, endpoint.path.rstrip("/"), handler)
 
 
 def _validating(endpoint: Endpoint[M], config: FaceConfig) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -91,9 +95,13 @@ def openapi(endpoints: list[Endpoint[Any]], version: str) -> dict[str, Any]:
         if endpoint.body:
             body = {**schema, "properties": {k: v for k, v in properties.items() if k not in in_path},
                     "required": [r for r in schema.get("required", []) if r not in in_path]}
+            # A file only travels in multipart: JSON and urlencoded bodies cannot carry one.
+            textual = {**body, "properties": {k: v for k, v in body["properties"].items()
+                                              if not _is_file(v)}}
             operation["requestBody"] = {"required": True, "content": {
-                media: {"schema": body} for media in
-                ("multipart/form-data", "application/x-www-form-urlencoded", "application/json")}}
+                "multipart/form-data": {"schema": body},
+                "application/x-www-form-urlencoded": {"schema": textual},
+                "application/json": {"schema": textual}}}
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -111,3 +119,7 @@ def _answer(data: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "required": ["status", "data", "errors"], "properties": {
         "status": {"enum": ["success", "error"]}, "data": data,
         "errors": {"type": "array", "items": {"type": "string"}}}}
+
+
+def _is_file(schema: dict[str, Any]) -> bool:
+    return schema.get("format") == "binary" or any(_is_file(one) for one in schema.get("anyOf", []))

@@ -92,7 +92,7 @@ class TriggerBranch(Branch):
             raise RuntimeError("a trigger branch needs the webhooks port")
         # Built before this branch is recorded: branch_data holds the branches completed
         # before the trigger, not the trigger making the request.
-        body = request_body(call)
+        body = request_body(call, await call.contact())
         url = call.expand(self.url)  # where the request goes is checked by the client, on its address
         answer = await self._ask(call, url, body)
         exchange: dict[str, Any] = {"branch": self.id, "url": url, "at": now().isoformat(),
@@ -240,13 +240,14 @@ async def _stopped(task: asyncio.Future[Any]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-def request_body(call: CallContext) -> dict[str, Any]:
-    """Voitex's trigger request, field for field."""
+def request_body(call: CallContext, contact: dict[str, Any] | None) -> dict[str, Any]:
+    """Voitex's trigger request, field for field; `contact_info` is the caller's contact as the
+    Contacts API's select answers it, or null (the document's sample sends the string "null")."""
     return {
         "call_id": call.call_id,
         "cid": voitex_style(call.caller),
         "cnam": call.caller_name,
-        "contact_info": None,  # no contacts yet; Voitex's sample sends the string "null"
+        "contact_info": contact,
         "date_time": now().astimezone(ZoneInfo(call.tenant.timezone)).strftime("%Y-%m-%d %H:%M:%S"),
         "did": voitex_style(call.did),
         "branch_data": call.webhook_branch_data(),

@@ -1,0 +1,1 @@
+"""Contacts, their phones and labels (Voitex's Contacts API), and the lookups calls make."""
