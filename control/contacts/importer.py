@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control.clock import now
@@ -66,6 +67,7 @@ def read_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     header = [name.strip() for name in reader.fieldnames or []]
     unknown = [name for name in header if name not in COLUMNS]
     problems = [f"unknown column {name!r} (known: {', '.join(COLUMNS)})" for name in unknown]
+    problems += [f"column {name!r} is given twice" for name in sorted({n for n in header if header.count(n) > 1})]
     if "phone" not in header:
         problems.append("the header has no `phone` column")
     if problems:
@@ -127,6 +129,7 @@ async def import_contacts(db: async_sessionmaker, tenant_id: str, rows: Sequence
         await tenant_in(session, tenant_id)
         known_labels = set(await session.scalars(select(Label.number).where(Label.tenant_id == tenant_id)))
     first_line: dict[str, int] = {}  # phone -> the line that has it: a phone is one contact's
+    updated_by: dict[int, int] = {}  # contact id -> the line that updated it (--update)
     for start in range(0, len(rows), CHUNK):
         chunk: list[Row] = []
         for line, cells in rows[start:start + CHUNK]:
@@ -141,16 +144,21 @@ async def import_contacts(db: async_sessionmaker, tenant_id: str, rows: Sequence
                 continue
             chunk.append(row)
         try:
+            trial = dict(updated_by)  # kept only if the chunk commits
             async with db.begin() as session:
-                added, updated, rejected = await _write(session, tenant_id, chunk, update)
-        except IntegrityError:
+                added, updated, rejected = await _write(session, tenant_id, chunk, update, trial)
+            updated_by.update(trial)
+        except (DBAPIError, StaleDataError):  # a phone taken meanwhile, a deadlock, a lock timeout
             added, updated, rejected = 0, 0, []
             for row in chunk:  # one at a time: the refusal lands on the rows it concerns
+                trial = dict(updated_by)
                 try:
                     async with db.begin() as session:
-                        one = await _write(session, tenant_id, [row], update)
-                except IntegrityError:
-                    rejected.append((row.line, "the database refused it (a phone or label changed meanwhile)"))
+                        one = await _write(session, tenant_id, [row], update, trial)
+                    updated_by.update(trial)
+                except (DBAPIError, StaleDataError) as exc:
+                    rejected.append((row.line, f"the database refused it ({type(exc).__name__}: a phone, label or "
+                                               "contact changed meanwhile)"))
                     continue
                 added, updated, rejected = added + one[0], updated + one[1], rejected + one[2]
         report.added += added
@@ -173,9 +181,11 @@ def _row_problem(row: Row, known_labels: set[int], first_line: dict[str, int]) -
     return None
 
 
-async def _write(session: AsyncSession, tenant_id: str, rows: list[Row],
-                 update: bool) -> tuple[int, int, list[tuple[int, str]]]:
-    """Write rows in the session's transaction: (added, updated, rejected)."""
+async def _write(session: AsyncSession, tenant_id: str, rows: list[Row], update: bool,
+                 updated_by: dict[int, int]) -> tuple[int, int, list[tuple[int, str]]]:
+    """Write rows in the session's transaction: (added, updated, rejected). `updated_by` (contact
+    id -> line) is kept across the file: a second row reaching a contact is rejected, not
+    merged or lost."""
     wanted = [phone for row in rows for phone, _ in row.phones]
     owner: dict[str, int] = {}
     for start in range(0, len(wanted), CHUNK):  # bounded IN lists
@@ -194,7 +204,12 @@ async def _write(session: AsyncSession, tenant_id: str, rows: list[Row],
         elif len(owners) > 1:
             rejected.append((row.line, f"phones {', '.join(taken)} belong to different contacts"))
         else:
-            changed[owners.pop()] = row
+            contact_id = owners.pop()
+            if contact_id in updated_by:
+                rejected.append((row.line, f"updates the same contact as line {updated_by[contact_id]}"))
+                continue
+            updated_by[contact_id] = row.line
+            changed[contact_id] = row
     at = now()
     contacts = [Contact(tenant_id=tenant_id, created_at=at, updated_at=at,
                         **({name: None if name == "exp" else "" for name in FIELDS} | row.fields)) for row in new]

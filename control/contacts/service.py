@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control.clock import now
@@ -121,18 +122,15 @@ def parse_phones(text: str | None) -> list[str]:
 
 def parse_labels(text: str | None, what: str) -> list[int]:
     """Label numbers, comma-separated ("2,3,7"), each a whole number from 1."""
-    numbers: list[int] = []
-    for part in (text or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
+    parts = [part.strip() for part in (text or "").split(",") if part.strip()]
+    if len(parts) > MAX_LIST:  # before any work: a 25 MB list must cost nothing
+        raise Invalid([f"{what}: at most {MAX_LIST} labels per request"])
+    numbers: dict[int, None] = {}  # ordered, without repeats
+    for part in parts:
         if not LABEL_NUMBER.fullmatch(part) or not 1 <= int(part) <= MAX_LABEL:
             raise Invalid([f"{what}: label numbers are whole numbers from 1, comma-separated; not {part[:40]!r}"])
-        if int(part) not in numbers:
-            numbers.append(int(part))
-    if len(numbers) > MAX_LIST:
-        raise Invalid([f"{what}: at most {MAX_LIST} labels per request"])
-    return numbers
+        numbers[int(part)] = None
+    return list(numbers)
 
 
 def phone_type(value: str | None) -> str | None:
@@ -221,7 +219,7 @@ async def update_contact(db: async_sessionmaker, tenant_id: str, phone: str | No
     remove_labels = parse_labels(changes.remove_label, "remove_label")
 
     async def work(session: AsyncSession) -> ContactView:
-        contact = await _located(session, tenant_id, locator)
+        contact = await _locked(session, tenant_id, locator)
         await _labels_exist(session, tenant_id, add_labels, "add_label")
         await _labels_exist(session, tenant_id, remove_labels, "remove_label")
         for name, value in checked.items():
@@ -235,6 +233,8 @@ async def update_contact(db: async_sessionmaker, tenant_id: str, phone: str | No
                 if kind is not None:
                     phones[add].type = kind
             else:
+                if len(phones) >= MAX_LIST:
+                    raise Invalid([f"add_phone: a contact has at most {MAX_LIST} phones"])
                 if await _owners(session, tenant_id, [add]):
                     raise Conflict(f"add_phone {shown(add)} belongs to another contact")
                 row = ContactPhone(tenant_id=tenant_id, contact_id=contact.id, phone=add, type=kind or DEFAULT_TYPE)
@@ -267,7 +267,7 @@ async def delete_contact(db: async_sessionmaker, tenant_id: str, phone: str | No
     locator = parse_phone(phone)
 
     async def work(session: AsyncSession) -> None:
-        contact = await _located(session, tenant_id, locator)
+        contact = await _locked(session, tenant_id, locator)
         await session.execute(delete(ContactLabel).where(ContactLabel.contact_id == contact.id))
         await session.execute(delete(ContactPhone).where(ContactPhone.contact_id == contact.id))
         await session.delete(contact)
@@ -334,7 +334,7 @@ async def _in_transaction(db: async_sessionmaker, tenant_id: str,
             async with db.begin() as session:
                 await tenant_in(session, tenant_id)
                 return await work(session)
-        except IntegrityError:
+        except (IntegrityError, StaleDataError):
             if attempt == ATTEMPTS:
                 raise Conflict("another request changed this contact meanwhile; try again") from None
     raise AssertionError("unreachable")
@@ -345,6 +345,20 @@ async def _located(session: AsyncSession, tenant_id: str, e164: str) -> Contact:
                                    .where(ContactPhone.tenant_id == tenant_id, ContactPhone.phone == e164))
     if contact is None:
         raise NotFound(f"No contact found for phone: {shown(e164)}")
+    return contact
+
+
+async def _locked(session: AsyncSession, tenant_id: str, e164: str) -> Contact:
+    """The contact, locked for this transaction before its phones are read: two updates each
+    removing one of its two phones must not both see two (the last phone would go), and an
+    update racing a delete must find it gone rather than fail on write. The UPDATE takes the
+    row lock on PostgreSQL and the write lock on SQLite."""
+    contact = await _located(session, tenant_id, e164)
+    touched = await session.execute(update(Contact).where(Contact.id == contact.id).values(updated_at=now())
+                                    .execution_options(synchronize_session=False))
+    if touched.rowcount == 0:  # deleted since it was found
+        raise NotFound(f"No contact found for phone: {shown(e164)}")
+    await session.refresh(contact)
     return contact
 
 

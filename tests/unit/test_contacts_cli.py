@@ -120,3 +120,17 @@ def test_albums_are_listed_with_optional_names(cli, tenant: str, tmp_path: Path)
     assert cli("album", "name", "9", "--tenant", tenant).exit_code == 0  # unnamed: gone from the list
     assert [a["number"] for a in json.loads(cli("album", "list", "--json").output)] == [3]
     assert "must not contain control" in cli("album", "name", "3", "a\x1bb", "--tenant", tenant).output
+
+
+def test_update_rows_reaching_one_contact_twice_and_repeated_columns_are_reported(cli, tenant: str,
+                                                                                   tmp_path: Path) -> None:
+    write(tmp_path / "first.csv", "phone\n7325550184;6465557729\n")
+    assert cli("contacts", "import", str(tmp_path / "first.csv"), "--tenant", tenant).exit_code == 0
+    again = write(tmp_path / "again.csv", "phone,first_name\n7325550184,Ann\n6465557729,Bob\n")
+    out = cli("contacts", "import", str(again), "--tenant", tenant, "--update")
+    assert out.exit_code == 1 and "0 added, 1 updated, 1 rejected" in out.output
+    assert "line 3: updates the same contact as line 2" in out.output
+    rows = list(csv.DictReader(io.StringIO(cli("contacts", "export", "--tenant", tenant).output)))
+    assert [r["first_name"] for r in rows] == ["Ann"]
+    out = cli("contacts", "import", str(write(tmp_path / "dup.csv", "phone,phone\n1,2\n")), "--tenant", tenant)
+    assert out.exit_code == 1 and "column 'phone' is given twice" in out.output

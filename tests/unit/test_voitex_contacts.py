@@ -272,3 +272,36 @@ async def test_the_openapi_document_describes_the_contacts_endpoints(face: dict[
     assert {"phone", "add_phone", "remove_label", *service.FIELDS} <= set(body["properties"])
     assert set(document["paths"]["/contacts/labels"]) == {"get", "post"}
     json.dumps(document)
+
+
+async def test_two_updates_removing_each_of_two_phones_at_once_keep_one(face: dict[str, Any]) -> None:
+    for _ in range(3):
+        await post(face, {"function": "create", "phone": "7325550184,6465557729"})
+        results = await asyncio.gather(
+            post(face, {"function": "update", "phone": "7325550184", "remove_phone": "6465557729"}),
+            post(face, {"function": "update", "phone": "6465557729", "remove_phone": "7325550184"}))
+        statuses = sorted(status for status, _ in results)
+        # The second sees the first's outcome: its locator gone (404), or its phone the last (400).
+        assert statuses[0] == 200 and statuses[1] in (400, 404), results
+        assert (await counts(face["db"]))[:2] == (1, 1)
+        await post(face, {"function": "delete", "phone": "7325550184"})
+        await post(face, {"function": "delete", "phone": "6465557729"})
+
+
+async def test_a_delete_racing_an_update_is_never_a_5xx(face: dict[str, Any]) -> None:
+    for _ in range(5):
+        await post(face, {"function": "create", "phone": "7325550184"})
+        results = await asyncio.gather(post(face, {"function": "delete", "phone": "7325550184"}),
+                                       post(face, {"function": "update", "phone": "7325550184", "first_name": "x"}))
+        assert all(status in (200, 404) for status, _ in results), results
+        assert results[0][0] == 200 and await counts(face["db"]) == (0, 0, 0, 8)
+
+
+async def test_a_contact_has_at_most_50_phones_and_label_lists_are_bounded_first(face: dict[str, Any]) -> None:
+    phones = [f"212555{n:04d}" for n in range(50)]
+    assert (await post(face, {"function": "create", "phone": ",".join(phones)}))[0] == 200
+    assert await post(face, {"function": "update", "phone": phones[0], "add_phone": "6465557729"}) == \
+        (400, {"status": "error", "data": None, "errors": ["add_phone: a contact has at most 50 phones"]})
+    status, body = await post(face, {"function": "update", "phone": phones[0],
+                                     "add_label": ",".join(str(n) for n in range(1, 200_000))})
+    assert status == 400 and body["errors"] == ["add_label: at most 50 labels per request"]
