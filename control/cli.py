@@ -1,7 +1,6 @@
 """`voicectl`: install, run and provision the platform."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -10,7 +9,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any
 
 import click
 import uvloop
@@ -19,7 +18,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from control.assets import DEMO_IVR, INSTALL_SCRIPT
 from control.calls import service as calls
-from control.errors import Invalid, ServiceError
+from control.cli_service import print_result, with_db
+from control.errors import ServiceError
 from control.flow.loader import DocumentError, read_document
 from control.ivrs import service as ivrs
 from control.numbers import service as numbers
@@ -28,7 +28,7 @@ from control.pbx import modes
 from control.pbx.secrets import PbxSecrets, load_or_create
 from control.pbx.sync import Applied, apply_trunks, trunk_confs
 from control.settings import Settings
-from control.store.db import make_engine, migrate, sessions
+from control.store.db import migrate
 from control.tenants import service as tenants
 from control.text import escape_unshown
 from control.transfers import service as transfers
@@ -37,27 +37,7 @@ from control.trunks import validate
 from control.trunks.passwords import TrunkPasswords
 from control.upkeep import Upkeep, bring_up_to_date
 
-T = TypeVar("T")
 DEMO_NUMBER = "+18005550100"
-
-
-def _with_db(settings: Settings, work: Callable[[async_sessionmaker], Awaitable[T]]) -> T:
-    """Run one service call on a migrated database; service errors become CLI errors."""
-    migrate(settings.database_url)
-
-    async def run() -> T:
-        engine = make_engine(settings.database_url)
-        try:
-            return await work(sessions(engine))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except Invalid as exc:
-        raise click.ClickException("\n".join(["rejected, nothing was stored:", *(f"  {e}" for e in exc.errors)]))
-    except ServiceError as exc:
-        raise click.ClickException(str(exc))
 
 
 def _secrets(settings: Settings) -> PbxSecrets:
@@ -67,10 +47,6 @@ def _secrets(settings: Settings) -> PbxSecrets:
         return load_or_create(settings.data_dir)
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def _print(data: Any, as_json: bool, text: str) -> None:
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
 
 
 @click.group()
@@ -109,7 +85,7 @@ def init(settings: Settings) -> None:
         upkeep = await bring_up_to_date(settings, db)
         return await trunk_confs(db), upkeep
 
-    confs, upkeep = _with_db(settings, work)
+    confs, upkeep = with_db(settings, work)
     for note in upkeep.notes():
         click.echo(note)
     for warning in upkeep.warnings():
@@ -146,7 +122,7 @@ def status(settings: Settings, as_json: bool) -> None:
     except OSError as exc:
         raise click.ClickException(f"the platform is not answering on {url}: {exc}")
     asterisk = body.get("asterisk") or {}
-    _print(body, as_json, f"{body.get('status')} (HTTP {code}): ARI {'up' if body.get('ari') else 'down'}, "
+    print_result(body, as_json, f"{body.get('status')} (HTTP {code}): ARI {'up' if body.get('ari') else 'down'}, "
            f"AMI {'up' if body.get('ami') else 'down'}, Asterisk {asterisk.get('version', '?')}, "
            f"{asterisk.get('active_channels', '?')} channels, {body.get('active_calls')} calls in the app")
     if code != 200:
@@ -167,8 +143,8 @@ def tenant() -> None:
 @click.pass_obj
 def tenant_create(settings: Settings, name: str, timezone: str, as_json: bool) -> None:
     """Create a tenant; its Auth-Key and signing secret are printed this once."""
-    created = _with_db(settings, lambda db: tenants.create_tenant(db, name, timezone))
-    _print(created.__dict__, as_json,
+    created = with_db(settings, lambda db: tenants.create_tenant(db, name, timezone))
+    print_result(created.__dict__, as_json,
            f"tenant {created.id} ({created.name}), time zone {created.timezone}\n"
            f"Auth-Key: {created.auth_key}\nSigning secret: {created.signing_secret}\n"
            "Keep both now: the key is stored only as a hash, and the secret is never shown again "
@@ -180,10 +156,10 @@ def tenant_create(settings: Settings, name: str, timezone: str, as_json: bool) -
 @click.pass_obj
 def tenant_list(settings: Settings, as_json: bool) -> None:
     """Tenants with their time zones (never a key or a secret)."""
-    rows = _with_db(settings, tenants.list_tenants)
+    rows = with_db(settings, tenants.list_tenants)
     data = [{"id": t.id, "name": t.name, "timezone": t.timezone, "created_at": t.created_at,
              "outbound_trunk": t.outbound_trunk, "allowed_countries": t.allowed_countries} for t in rows]
-    _print(data, as_json, "\n".join(f"{t['id']}  {escape_unshown(t['name'])}  {t['timezone']}"
+    print_result(data, as_json, "\n".join(f"{t['id']}  {escape_unshown(t['name'])}  {t['timezone']}"
                                     + (f"  outbound {t['outbound_trunk']}" if t["outbound_trunk"] else "")
                                     + (f"  countries {_codes(t['allowed_countries'])}"
                                        if t["allowed_countries"] is not None else "")
@@ -216,7 +192,7 @@ def tenant_set(settings: Settings, tenant_id: str, timezone: str | None, outboun
                                               allowed_countries=countries)
         return changed, await transfers.load_policy(db, tenant_id)
 
-    changed, policy = _with_db(settings, work)
+    changed, policy = with_db(settings, work)
     default = "" if policy.countries_set else " (its numbers')"
     click.echo(f"tenant {changed.id}: time zone {changed.timezone}; outbound trunk {changed.outbound_trunk or 'none'}; "
                f"transfers may call {_codes(sorted(policy.allowed))}{default}")
@@ -233,8 +209,8 @@ def tenant_secret() -> None:
 @click.pass_obj
 def tenant_secret_rotate(settings: Settings, tenant_id: str, as_json: bool) -> None:
     """Replace the signing secret: calls that start from a few seconds on sign with the new one."""
-    secret = _with_db(settings, lambda db: tenants.rotate_secret(db, tenant_id))
-    _print({"id": tenant_id, "signing_secret": secret}, as_json,
+    secret = with_db(settings, lambda db: tenants.rotate_secret(db, tenant_id))
+    print_result({"id": tenant_id, "signing_secret": secret}, as_json,
            f"tenant {tenant_id}\nSigning secret: {secret}\n"
            "Webhooks are signed with it within 2 seconds; the old secret is no longer used. "
            "It is not shown again.")
@@ -251,8 +227,8 @@ def tenant_key() -> None:
 @click.pass_obj
 def tenant_key_rotate(settings: Settings, tenant_id: str, as_json: bool) -> None:
     """Issue a new Auth-Key: the old one stops working at once."""
-    key = _with_db(settings, lambda db: tenants.rotate_key(db, tenant_id))
-    _print({"id": tenant_id, "auth_key": key}, as_json,
+    key = with_db(settings, lambda db: tenants.rotate_key(db, tenant_id))
+    print_result({"id": tenant_id, "auth_key": key}, as_json,
            f"tenant {tenant_id}\nAuth-Key: {key}\n"
            "The old key no longer works. This one is stored only as a hash: keep it now.")
 
@@ -315,7 +291,7 @@ def trunk_add(settings: Settings, name: str, matches: tuple[str, ...], target: s
         await trunks.add_trunk(db, TrunkPasswords(settings.data_dir), spec)
         return await apply_trunks(settings, db)
 
-    _report(settings, f"trunk {name} added", _with_db(settings, work))
+    _report(settings, f"trunk {name} added", with_db(settings, work))
 
 
 @trunk.command("list")
@@ -324,11 +300,11 @@ def trunk_add(settings: Settings, name: str, matches: tuple[str, ...], target: s
 def trunk_list(settings: Settings, as_json: bool) -> None:
     """Trunks with their match list, target and user name (never a password)."""
     data = [{"name": t.name, "match": t.matches, "target": trunks.target_text(t), "username": t.username,
-             "register": t.register} for t in _with_db(settings, trunks.list_trunks)]
+             "register": t.register} for t in with_db(settings, trunks.list_trunks)]
     lines = [f"{t['name']}  match {','.join(t['match'])}  target {t['target']}"
              + (f"  user {t['username']}" if t["username"] else "") + ("  registers" if t["register"] else "")
              for t in data]
-    _print(data, as_json, "\n".join(lines) or "no trunks")
+    print_result(data, as_json, "\n".join(lines) or "no trunks")
 
 
 @trunk.command("remove")
@@ -339,7 +315,7 @@ def trunk_remove(settings: Settings, name: str) -> None:
         await trunks.remove_trunk(db, TrunkPasswords(settings.data_dir), name)
         return await apply_trunks(settings, db)
 
-    _report(settings, f"trunk {name} removed", _with_db(settings, work))
+    _report(settings, f"trunk {name} removed", with_db(settings, work))
 
 
 # -- numbers ----------------------------------------------------------------------------------
@@ -353,7 +329,7 @@ def number() -> None:
 @click.option("--tenant", "tenant_id", required=True)
 @click.pass_obj
 def number_add(settings: Settings, number_text: str, tenant_id: str) -> None:
-    added = _with_db(settings, lambda db: numbers.add_number(db, number_text, tenant_id))
+    added = with_db(settings, lambda db: numbers.add_number(db, number_text, tenant_id))
     click.echo(f"number {added.e164} added for {tenant_id}")
 
 
@@ -363,15 +339,15 @@ def number_add(settings: Settings, number_text: str, tenant_id: str) -> None:
 @click.pass_obj
 def number_list(settings: Settings, tenant_id: str | None, as_json: bool) -> None:
     data = [{"number": n.e164, "tenant": n.tenant_id}
-            for n in _with_db(settings, lambda db: numbers.list_numbers(db, tenant_id))]
-    _print(data, as_json, "\n".join(f"{n['number']}  {n['tenant']}" for n in data) or "no numbers")
+            for n in with_db(settings, lambda db: numbers.list_numbers(db, tenant_id))]
+    print_result(data, as_json, "\n".join(f"{n['number']}  {n['tenant']}" for n in data) or "no numbers")
 
 
 @number.command("remove")
 @click.argument("number_text", metavar="NUMBER")
 @click.pass_obj
 def number_remove(settings: Settings, number_text: str) -> None:
-    _with_db(settings, lambda db: numbers.remove_number(db, number_text))
+    with_db(settings, lambda db: numbers.remove_number(db, number_text))
     click.echo(f"number {number_text} removed")
 
 
@@ -395,7 +371,7 @@ def _load_document(path: Path) -> Any:
 def ivr_import(settings: Settings, file: Path, number_text: str) -> None:
     """Validate FILE whole (YAML or JSON) and store it as NUMBER's IVR."""
     document = _load_document(file)
-    imported = _with_db(settings, lambda db: ivrs.import_ivr(db, number_text, document))
+    imported = with_db(settings, lambda db: ivrs.import_ivr(db, number_text, document))
     click.echo(f"IVR with {len(imported.branches)} branches imported for {numbers.parse_number(number_text)}")
 
 
@@ -404,7 +380,7 @@ def ivr_import(settings: Settings, file: Path, number_text: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def ivr_export(settings: Settings, number_text: str, as_json: bool) -> None:
-    document = _with_db(settings, lambda db: ivrs.export_ivr(db, number_text))
+    document = with_db(settings, lambda db: ivrs.export_ivr(db, number_text))
     click.echo(json.dumps(document, indent=2) if as_json else yaml.safe_dump(document, sort_keys=False))
 
 
@@ -422,43 +398,39 @@ def _call_dict(c: Any) -> dict[str, Any]:
             "node": c.node, "branch_data": c.branch_data, "parent_id": c.parent_id}
 
 
-def _shown(value: Any) -> str:
-    """A value of a call record as the text output prints it: a record holds what callers,
-    Asterisk and tenants' servers sent (an answer, a url built from its variables), so every
-    control or formatting character is escaped (\x1b), never handed to the terminal."""
-    return escape_unshown(value)
-
-
+# A call record holds what callers, Asterisk and tenants' servers sent (an answer, a url built
+# from its variables): its text output escapes every control or formatting character (\x1b),
+# never handing one to the terminal.
 def _branch_path(branch_data: list[dict[str, Any]]) -> str:
-    return " ".join(_shown(v.get("branch", "?")) + (":" + _shown(v["input"]) if v.get("input") else "")
+    return " ".join(escape_unshown(v.get("branch", "?")) + (":" + escape_unshown(v["input"]) if v.get("input") else "")
                     for v in branch_data)
 
 
 def _exchange_lines(number: int, exchange: dict[str, Any]) -> list[str]:
     """One webhook exchange, as an integrator debugging a flow wants to read it."""
     if "skipped" in exchange:
-        return [f"  ... {_shown(exchange.get('reason'))}"]
+        return [f"  ... {escape_unshown(exchange.get('reason'))}"]
     status = exchange.get("status")
     ms = exchange.get("ms")
-    head = (f"  {number}. branch {_shown(exchange.get('branch', '?'))}  POST {_shown(exchange.get('url', '?'))}  "
-            f"{'HTTP ' + _shown(status) if status is not None else 'no answer'}"
-            + (f"  {_shown(ms)} ms" if ms is not None else ""))
+    head = (f"  {number}. branch {escape_unshown(exchange.get('branch', '?'))}  POST {escape_unshown(exchange.get('url', '?'))}  "
+            f"{'HTTP ' + escape_unshown(status) if status is not None else 'no answer'}"
+            + (f"  {escape_unshown(ms)} ms" if ms is not None else ""))
     lines = [head]
     if exchange.get("at"):
-        lines.append(f"     at      {_shown(exchange['at'])}")
-    lines.append(f"     reason  {_shown(exchange.get('reason') or '-')}")
+        lines.append(f"     at      {escape_unshown(exchange['at'])}")
+    lines.append(f"     reason  {escape_unshown(exchange.get('reason') or '-')}")
     if exchange.get("ignored"):
-        lines.append(f"     ignored {_shown(exchange['ignored'])}")
+        lines.append(f"     ignored {escape_unshown(exchange['ignored'])}")
     answer = exchange.get("answer")
     # JSON as json.dumps writes it (ASCII: it escapes controls itself), one value per line.
-    text = _shown(answer) if isinstance(answer, str) else \
-        "\n".join(_shown(line) for line in json.dumps(answer, indent=2, default=str).split("\n"))
+    text = escape_unshown(answer) if isinstance(answer, str) else \
+        "\n".join(escape_unshown(line) for line in json.dumps(answer, indent=2, default=str).split("\n"))
     lines.append("     answer  " + text.replace("\n", "\n             "))
     return lines
 
 
 def _call_text(c: dict[str, Any]) -> str:
-    c = {k: v if k in ("branch_data", "variables", "legs", "exchanges") or v is None else _shown(v)
+    c = {k: v if k in ("branch_data", "variables", "legs", "exchanges") or v is None else escape_unshown(v)
          for k, v in c.items()}
     branches = _branch_path(c["branch_data"]) or "-"
     lines = [f"call {c['id']}  {c['direction']}  {c['caller_id'] or '-'} ({c['caller_name'] or '-'}) -> {c['number']}",
@@ -471,13 +443,13 @@ def _call_text(c: dict[str, Any]) -> str:
                 if c["hangup_cause"] is not None else ""),
              f"  reason    {c['reason'] or '-'}",
              f"  branches  {branches}",
-             f"  variables {', '.join(f'{_shown(k)}={_shown(v)}' for k, v in c['variables'].items()) or '-'}"]
+             f"  variables {', '.join(f'{escape_unshown(k)}={escape_unshown(v)}' for k, v in c['variables'].items()) or '-'}"]
     if c.get("parent_id"):
         lines.append(f"  leg of    {c['parent_id']} (a transfer's far leg)")
     for leg in c.get("legs", []):
         result = (leg["variables"] or {}).get("transfer_result", "?")
-        lines.append(f"  transfer  {_shown(leg['id'])} -> {_shown(leg['number'])}  {_shown(result)}"
-                     + (f"  cause {_shown(leg['hangup_cause'])}" if leg["hangup_cause"] is not None else ""))
+        lines.append(f"  transfer  {escape_unshown(leg['id'])} -> {escape_unshown(leg['number'])}  {escape_unshown(result)}"
+                     + (f"  cause {escape_unshown(leg['hangup_cause'])}" if leg["hangup_cause"] is not None else ""))
     lines.append(f"webhook exchanges: {len(c['exchanges']) or 'none'}")
     for number, exchange in enumerate(c["exchanges"], 1):
         lines += _exchange_lines(number, exchange)
@@ -489,13 +461,13 @@ def _call_text(c: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def calls_list(settings: Settings, limit: int, as_json: bool) -> None:
-    data = [_call_dict(c) for c in _with_db(settings, lambda db: calls.list_calls(db, limit))]
-    lines = [f"{_shown(c['id'])}  {c['started_at']:%Y-%m-%d %H:%M:%S}  {_shown(c['caller_id'] or '-'):>14}"
-             f" -> {_shown(c['number']):<14}"
-             f"  {'up' if c['ended_at'] is None else _shown(c['hangup_by'] or '?')}"
+    data = [_call_dict(c) for c in with_db(settings, lambda db: calls.list_calls(db, limit))]
+    lines = [f"{escape_unshown(c['id'])}  {c['started_at']:%Y-%m-%d %H:%M:%S}  {escape_unshown(c['caller_id'] or '-'):>14}"
+             f" -> {escape_unshown(c['number']):<14}"
+             f"  {'up' if c['ended_at'] is None else escape_unshown(c['hangup_by'] or '?')}"
              f"  {_branch_path(c['branch_data'])}"
              for c in data]
-    _print(data, as_json, "\n".join(lines) or "no calls")
+    print_result(data, as_json, "\n".join(lines) or "no calls")
 
 
 @calls_group.command("show")
@@ -508,10 +480,10 @@ def calls_show(settings: Settings, call_id: str, as_json: bool) -> None:
     async def work(db: async_sessionmaker) -> tuple[Any, list[Any]]:
         return await calls.get_call(db, call_id), await calls.legs_of(db, call_id)
 
-    call, legs = _with_db(settings, work)
+    call, legs = with_db(settings, work)
     data = {**_call_dict(call), "variables": call.variables or {}, "exchanges": call.exchanges or [],
             "legs": [{**_call_dict(leg), "variables": leg.variables or {}} for leg in legs]}
-    _print(data, as_json, _call_text(data))
+    print_result(data, as_json, _call_text(data))
 
 
 # -- the demo ---------------------------------------------------------------------------------
@@ -536,7 +508,7 @@ def demo(settings: Settings, if_missing: bool) -> None:
         await ivrs.import_ivr(db, DEMO_NUMBER, document)
         return await apply_trunks(settings, db)
 
-    applied = _with_db(settings, work)
+    applied = with_db(settings, work)
     if applied is None:
         click.echo(f"{DEMO_NUMBER} is provisioned already; the demo left it as it is")
         return

@@ -18,10 +18,20 @@ def display_text_problem(text: str, what: str, max_chars: int) -> str | None:
         return f"{what}: must not be empty"
     if len(text) > max_chars:
         return f"{what}: must be at most {max_chars} characters (this one has {len(text)})"
-    for char in text:
-        if unicodedata.category(char) in REFUSED_CATEGORIES:
-            return f"{what}: must not contain control or formatting characters (U+{ord(char):04X})"
+    if (char := refused_char(text)) is not None:
+        return f"{what}: must not contain control or formatting characters (U+{ord(char):04X})"
     return None
+
+
+def is_refused(char: str) -> bool:
+    """A control, format, separator or surrogate character (REFUSED_CATEGORIES)."""
+    return unicodedata.category(char) in REFUSED_CATEGORIES
+
+
+def refused_char(text: str, allowed: str = "") -> str | None:
+    """The first character of text that is refused (is_refused) and not in `allowed` (a
+    multi-line field allows "\n\t"), or None."""
+    return next((char for char in text if is_refused(char) and char not in allowed), None)
 
 
 def escape_unshown(value: object) -> str:
@@ -31,7 +41,7 @@ def escape_unshown(value: object) -> str:
     text = str(value)
     if text.isprintable():  # the common case; no character isprintable() passes is refused
         return text
-    return "".join(_escape(char) if unicodedata.category(char) in REFUSED_CATEGORIES else char for char in text)
+    return "".join(_escape(char) if is_refused(char) else char for char in text)
 
 
 def _escape(char: str) -> str:

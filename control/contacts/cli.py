@@ -5,30 +5,15 @@ import csv
 import io
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from control.cli_service import print_result, with_db
 from control.contacts import importer, service
 from control.errors import Invalid
 from control.settings import Settings
-
-T = TypeVar("T")
-
-
-def _with_db(settings: Settings, work: Callable[[async_sessionmaker], Awaitable[T]]) -> T:
-    from control.cli import _with_db as with_db  # control.cli imports this module at its end
-
-    return with_db(settings, work)
-
-
-def _print(data: Any, as_json: bool, text: str) -> None:
-    from control.cli import _print as print_
-
-    print_(data, as_json, text)
 
 
 @click.group("label")
@@ -44,7 +29,7 @@ def label() -> None:
 @click.pass_obj
 def label_create(settings: Settings, number: int, name: str, tenant_id: str) -> None:
     """Create label NUMBER, named NAME if given."""
-    made = _with_db(settings, lambda db: service.create_label(db, tenant_id, number, name))
+    made = with_db(settings, lambda db: service.create_label(db, tenant_id, number, name))
     click.echo(f"label {made.number} created for {tenant_id}" + (f": {made.name}" if made.name else ""))
 
 
@@ -54,8 +39,8 @@ def label_create(settings: Settings, number: int, name: str, tenant_id: str) -> 
 @click.pass_obj
 def label_list(settings: Settings, tenant_id: str, as_json: bool) -> None:
     """The tenant's labels and how many contacts each has."""
-    found = _with_db(settings, lambda db: service.list_labels(db, tenant_id))
-    _print([{"label": f.number, "name": f.name, "contacts": f.contacts} for f in found], as_json,
+    found = with_db(settings, lambda db: service.list_labels(db, tenant_id))
+    print_result([{"label": f.number, "name": f.name, "contacts": f.contacts} for f in found], as_json,
            "\n".join(f"{f.number:>6}  {f.contacts:>7} contacts  {f.name}" for f in found) or "no labels")
 
 
@@ -82,11 +67,11 @@ def contacts_import(settings: Settings, file: Path, tenant_id: str, update: bool
                    console=Console(stderr=True), disable=as_json)
     with bar:
         task = bar.add_task("rows", total=len(rows))
-        report = _with_db(settings, lambda db: importer.import_contacts(
+        report = with_db(settings, lambda db: importer.import_contacts(
             db, tenant_id, rows, update=update, progress=lambda n: bar.advance(task, n)))
     lines = [f"{report.added} added, {report.updated} updated, {len(report.rejected)} rejected"]
     lines += [f"  line {line}: {reason}" for line, reason in report.rejected]
-    _print(report.as_dict(), as_json, "\n".join(lines))
+    print_result(report.as_dict(), as_json, "\n".join(lines))
     if report.rejected:
         sys.exit(1)
 
@@ -97,7 +82,7 @@ def contacts_import(settings: Settings, file: Path, tenant_id: str, update: bool
 @click.pass_obj
 def contacts_export(settings: Settings, tenant_id: str, output: Path | None) -> None:
     """The tenant's contacts as CSV, in the columns import reads."""
-    rows = _with_db(settings, lambda db: importer.export_rows(db, tenant_id))
+    rows = with_db(settings, lambda db: importer.export_rows(db, tenant_id))
     out = io.StringIO(newline="")
     writer = csv.DictWriter(out, fieldnames=importer.COLUMNS, lineterminator="\n")
     writer.writeheader()

@@ -26,15 +26,16 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control.clock import now
-from control.contacts.service import (DEFAULT_TYPE, FIELDS, check_fields, parse_labels, phone_type, shown)
+from control.contacts.service import (DEFAULT_TYPE, FIELDS, MAX_LIST, check_fields, new_contact, parse_labels, parts,
+                                      phone_type)
 from control.errors import Invalid
+from control.numbers.phone import voitex_style
 from control.numbers.recipients import PhoneRefused, recipient_e164
 from control.store.models import Contact, ContactLabel, ContactPhone, Label
-from control.tenants.service import is_tenant_id, no_tenant, tenant_in
+from control.tenants.service import tenant_in
 
 COLUMNS = ("phone", "phone_type", "labels", *FIELDS)
 CHUNK = 500
-MAX_PHONES = 50
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,13 @@ def parse_row(line: int, cells: dict[str, Any]) -> Row:
     default = phone_type(cells.get("phone_type")) or DEFAULT_TYPE
     problems: list[str] = []
     phones: list[tuple[str, str]] = []
-    parts = [part.strip() for part in (cells.get("phone") or "").replace(";", ",").split(",") if part.strip()]
-    if not parts:
+    given = parts((cells.get("phone") or "").replace(";", ","))
+    if not given:
         problems.append("no phone")
-    if len(parts) > MAX_PHONES:
-        problems.append(f"at most {MAX_PHONES} phones a contact")
-        parts = []
-    for part in parts:
+    if len(given) > MAX_LIST:
+        problems.append(f"at most {MAX_LIST} phones a contact")
+        given = []
+    for part in given:
         number, _, kind = part.rpartition(":") if part[-2:-1] == ":" else (part, "", "")
         try:
             e164 = recipient_e164(number)
@@ -123,8 +124,6 @@ async def import_contacts(db: async_sessionmaker, tenant_id: str, rows: Sequence
                           update: bool = False, progress: Callable[[int], None] = lambda n: None) -> ImportReport:
     """Import the rows of read_csv into the tenant's contacts; `progress(n)` after each n rows."""
     report = ImportReport()
-    if not is_tenant_id(tenant_id):
-        raise no_tenant(tenant_id)
     async with db() as session:
         await tenant_in(session, tenant_id)
         known_labels = set(await session.scalars(select(Label.number).where(Label.tenant_id == tenant_id)))
@@ -175,7 +174,7 @@ def _row_problem(row: Row, known_labels: set[int], first_line: dict[str, int]) -
         return f"no such label: {', '.join(missing)}"
     for phone, _ in row.phones:
         if phone in first_line:
-            return f"phone {shown(phone)} is also on line {first_line[phone]}"
+            return f"phone {voitex_style(phone)} is also on line {first_line[phone]}"
     for phone, _ in row.phones:
         first_line[phone] = row.line
     return None
@@ -196,7 +195,7 @@ async def _write(session: AsyncSession, tenant_id: str, rows: list[Row], update:
     rejected: list[tuple[int, str]] = []
     for row in rows:
         owners = {owner[phone] for phone, _ in row.phones if phone in owner}
-        taken = [shown(phone) for phone, _ in row.phones if phone in owner]
+        taken = [voitex_style(phone) for phone, _ in row.phones if phone in owner]
         if not owners:
             new.append(row)
         elif not update:
@@ -211,8 +210,7 @@ async def _write(session: AsyncSession, tenant_id: str, rows: list[Row], update:
             updated_by[contact_id] = row.line
             changed[contact_id] = row
     at = now()
-    contacts = [Contact(tenant_id=tenant_id, created_at=at, updated_at=at,
-                        **({name: None if name == "exp" else "" for name in FIELDS} | row.fields)) for row in new]
+    contacts = [new_contact(tenant_id, row.fields, at) for row in new]
     session.add_all(contacts)
     if contacts:
         await session.flush()  # their ids, in one INSERT ... RETURNING
@@ -243,15 +241,13 @@ async def _write(session: AsyncSession, tenant_id: str, rows: list[Row], update:
 
 async def export_rows(db: async_sessionmaker, tenant_id: str) -> list[dict[str, str]]:
     """The tenant's contacts as CSV rows in import's columns (an export imports as it was)."""
-    if not is_tenant_id(tenant_id):
-        raise no_tenant(tenant_id)
     async with db() as session:
         await tenant_in(session, tenant_id)
         phones: dict[int, list[str]] = {}
         for contact_id, phone, kind in await session.execute(select(
                 ContactPhone.contact_id, ContactPhone.phone, ContactPhone.type)
                 .where(ContactPhone.tenant_id == tenant_id).order_by(ContactPhone.id)):
-            phones.setdefault(contact_id, []).append(f"{shown(phone)}:{kind}")
+            phones.setdefault(contact_id, []).append(f"{voitex_style(phone)}:{kind}")
         labels: dict[int, list[str]] = {}
         for contact_id, number in await session.execute(select(ContactLabel.contact_id, ContactLabel.label_number)
                                                          .where(ContactLabel.tenant_id == tenant_id)

@@ -9,7 +9,6 @@ contact found for phone: 7325550184"); numbers in them are written as the caller
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
@@ -24,8 +23,8 @@ from control.errors import Conflict, Invalid, NotFound
 from control.numbers.phone import voitex_style
 from control.numbers.recipients import PhoneRefused, recipient_e164
 from control.store.models import Contact, ContactLabel, ContactPhone, Label
-from control.tenants.service import is_tenant_id, no_tenant, tenant_in
-from control.text import REFUSED_CATEGORIES
+from control.tenants.service import is_tenant_id, tenant_in
+from control.text import refused_char
 
 CUSTOM_FIELDS = tuple(f"field_{letter}" for letter in "abcdefghij")
 # The contact's fields in the order `select` answers them (the document's sample).
@@ -85,8 +84,9 @@ class LabelInfo:
     created_at: datetime
 
 
-def shown(e164: str) -> str:
-    return voitex_style(e164)
+def parts(text: str | None) -> list[str]:
+    """The items of a comma-separated list ("2, 3,7"), trimmed, empty ones dropped."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 def parse_phone(text: str | None, what: str = "phone") -> str:
@@ -100,14 +100,14 @@ def parse_phone(text: str | None, what: str = "phone") -> str:
 
 def parse_phones(text: str | None) -> list[str]:
     """create's `phone`: one phone or several, comma-separated; each must be valid."""
-    parts = [part.strip() for part in (text or "").split(",") if part.strip()]
-    if not parts:
+    given = parts(text)
+    if not given:
         raise Invalid([NO_PHONE])
-    if len(parts) > MAX_LIST:
+    if len(given) > MAX_LIST:
         raise Invalid([f"phone: at most {MAX_LIST} phones per contact"])
     found: list[str] = []
     refused: list[str] = []
-    for part in parts:
+    for part in given:
         try:
             number = recipient_e164(part)
         except PhoneRefused:
@@ -122,11 +122,11 @@ def parse_phones(text: str | None) -> list[str]:
 
 def parse_labels(text: str | None, what: str) -> list[int]:
     """Label numbers, comma-separated ("2,3,7"), each a whole number from 1."""
-    parts = [part.strip() for part in (text or "").split(",") if part.strip()]
-    if len(parts) > MAX_LIST:  # before any work: a 25 MB list must cost nothing
+    given = parts(text)
+    if len(given) > MAX_LIST:  # before any work: a 25 MB list must cost nothing
         raise Invalid([f"{what}: at most {MAX_LIST} labels per request"])
     numbers: dict[int, None] = {}  # ordered, without repeats
-    for part in parts:
+    for part in given:
         if not LABEL_NUMBER.fullmatch(part) or not 1 <= int(part) <= MAX_LABEL:
             raise Invalid([f"{what}: label numbers are whole numbers from 1, comma-separated; not {part[:40]!r}"])
         numbers[int(part)] = None
@@ -174,17 +174,16 @@ def _date(text: str) -> date | None:
 def _text_problem(name: str, value: str, limit: int) -> str | None:
     if len(value) > limit:
         return f"{name} must be at most {limit} characters (this one has {len(value)})"
-    allowed = "\n\t" if name == "notes" else ""  # notes may run over lines
-    for char in value:
-        if unicodedata.category(char) in REFUSED_CATEGORIES and char not in allowed:
-            return f"{name} must not contain control or formatting characters (U+{ord(char):04X})"
+    char = refused_char(value, allowed="\n\t" if name == "notes" else "")  # notes may run over lines
+    if char is not None:
+        return f"{name} must not contain control or formatting characters (U+{ord(char):04X})"
     if name == "email" and value and not EMAIL.fullmatch(value):
         return f"email must look like name@example.com, not {value[:40]!r}"
     return None
 
 
 async def create_contact(db: async_sessionmaker, tenant_id: str, phone: str | None, *, type_: str | None = None,
-                         fields: Mapping[str, str | None] | None = None, label: str | None = None) -> ContactView:
+                         fields: Mapping[str, str | None] | None = None, label: str | None = None) -> None:
     """A new contact with these phones (all of type `type_`, H when not H or M), fields and
     labels. Fails whole when any phone already belongs to a contact or a label does not exist."""
     phones = parse_phones(phone)
@@ -192,24 +191,22 @@ async def create_contact(db: async_sessionmaker, tenant_id: str, phone: str | No
     labels = parse_labels(label, "label")
     kind = phone_type(type_) or DEFAULT_TYPE
 
-    async def work(session: AsyncSession) -> ContactView:
+    async def work(session: AsyncSession) -> None:
         await _labels_exist(session, tenant_id, labels, "label")
         taken = await _owners(session, tenant_id, phones)
         if taken:
-            raise Conflict(f"contact already exists with phone(s): {', '.join(shown(p) for p in taken)}")
-        contact = _new_contact(tenant_id, checked)
+            raise Conflict(f"contact already exists with phone(s): {', '.join(voitex_style(p) for p in taken)}")
+        contact = new_contact(tenant_id, checked, now())
         session.add(contact)
-        await session.flush()
+        await session.flush()  # its id
         session.add_all(ContactPhone(tenant_id=tenant_id, contact_id=contact.id, phone=p, type=kind) for p in phones)
         session.add_all(ContactLabel(contact_id=contact.id, tenant_id=tenant_id, label_number=n) for n in labels)
-        await session.flush()
-        return await _view(session, contact)
 
-    return await _in_transaction(db, tenant_id, work)
+    await _in_transaction(db, tenant_id, work)
 
 
 async def update_contact(db: async_sessionmaker, tenant_id: str, phone: str | None,
-                         changes: ContactChanges) -> ContactView:
+                         changes: ContactChanges) -> None:
     """The contact `phone` is on, changed as `changes` says (see ContactChanges)."""
     locator = parse_phone(phone)
     checked = check_fields(changes.fields)
@@ -218,7 +215,7 @@ async def update_contact(db: async_sessionmaker, tenant_id: str, phone: str | No
     add_labels = parse_labels(changes.add_label, "add_label")
     remove_labels = parse_labels(changes.remove_label, "remove_label")
 
-    async def work(session: AsyncSession) -> ContactView:
+    async def work(session: AsyncSession) -> None:
         contact = await _locked(session, tenant_id, locator)
         await _labels_exist(session, tenant_id, add_labels, "add_label")
         await _labels_exist(session, tenant_id, remove_labels, "remove_label")
@@ -236,16 +233,16 @@ async def update_contact(db: async_sessionmaker, tenant_id: str, phone: str | No
                 if len(phones) >= MAX_LIST:
                     raise Invalid([f"add_phone: a contact has at most {MAX_LIST} phones"])
                 if await _owners(session, tenant_id, [add]):
-                    raise Conflict(f"add_phone {shown(add)} belongs to another contact")
+                    raise Conflict(f"add_phone {voitex_style(add)} belongs to another contact")
                 row = ContactPhone(tenant_id=tenant_id, contact_id=contact.id, phone=add, type=kind or DEFAULT_TYPE)
                 session.add(row)
                 await session.flush()  # so that a remove_phone of the same phone finds it stored
                 phones[add] = row
         if remove is not None:
             if remove not in phones:
-                raise Invalid([f"remove_phone {shown(remove)} is not a phone of this contact"])
+                raise Invalid([f"remove_phone {voitex_style(remove)} is not a phone of this contact"])
             if len(phones) == 1:
-                raise Invalid([f"remove_phone {shown(remove)} is the contact's last phone: it is kept "
+                raise Invalid([f"remove_phone {voitex_style(remove)} is the contact's last phone: it is kept "
                                "(delete the contact to remove it)"])
             await session.delete(phones.pop(remove))
         have = set(await session.scalars(select(ContactLabel.label_number).where(
@@ -255,11 +252,8 @@ async def update_contact(db: async_sessionmaker, tenant_id: str, phone: str | No
         if remove_labels:
             await session.execute(delete(ContactLabel).where(ContactLabel.contact_id == contact.id,
                                                              ContactLabel.label_number.in_(remove_labels)))
-        contact.updated_at = now()
-        await session.flush()
-        return await _view(session, contact)
 
-    return await _in_transaction(db, tenant_id, work)
+    await _in_transaction(db, tenant_id, work)
 
 
 async def delete_contact(db: async_sessionmaker, tenant_id: str, phone: str | None) -> None:
@@ -286,8 +280,7 @@ async def contact_for_phone(db: async_sessionmaker, tenant_id: str, e164: str) -
     if not is_tenant_id(tenant_id):
         return None
     async with db() as session:
-        contact = await session.scalar(select(Contact).join(ContactPhone, ContactPhone.contact_id == Contact.id)
-                                       .where(ContactPhone.tenant_id == tenant_id, ContactPhone.phone == e164))
+        contact = await _with_phone(session, tenant_id, e164)
         return await _view(session, contact) if contact is not None else None
 
 
@@ -313,8 +306,6 @@ async def create_label(db: async_sessionmaker, tenant_id: str, number: int, name
 
 
 async def list_labels(db: async_sessionmaker, tenant_id: str) -> list[LabelInfo]:
-    if not is_tenant_id(tenant_id):
-        raise no_tenant(tenant_id)
     members = (select(ContactLabel.label_number, func.count().label("n")).where(ContactLabel.tenant_id == tenant_id)
                .group_by(ContactLabel.label_number).subquery())
     async with db() as session:
@@ -327,8 +318,6 @@ async def list_labels(db: async_sessionmaker, tenant_id: str) -> list[LabelInfo]
 
 async def _in_transaction(db: async_sessionmaker, tenant_id: str,
                           work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    if not is_tenant_id(tenant_id):
-        raise no_tenant(tenant_id)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             async with db.begin() as session:
@@ -340,11 +329,15 @@ async def _in_transaction(db: async_sessionmaker, tenant_id: str,
     raise AssertionError("unreachable")
 
 
+async def _with_phone(session: AsyncSession, tenant_id: str, e164: str) -> Contact | None:
+    return await session.scalar(select(Contact).join(ContactPhone, ContactPhone.contact_id == Contact.id)
+                                .where(ContactPhone.tenant_id == tenant_id, ContactPhone.phone == e164))
+
+
 async def _located(session: AsyncSession, tenant_id: str, e164: str) -> Contact:
-    contact = await session.scalar(select(Contact).join(ContactPhone, ContactPhone.contact_id == Contact.id)
-                                   .where(ContactPhone.tenant_id == tenant_id, ContactPhone.phone == e164))
+    contact = await _with_phone(session, tenant_id, e164)
     if contact is None:
-        raise NotFound(f"No contact found for phone: {shown(e164)}")
+        raise NotFound(f"No contact found for phone: {voitex_style(e164)}")
     return contact
 
 
@@ -357,7 +350,7 @@ async def _locked(session: AsyncSession, tenant_id: str, e164: str) -> Contact:
     touched = await session.execute(update(Contact).where(Contact.id == contact.id).values(updated_at=now())
                                     .execution_options(synchronize_session=False))
     if touched.rowcount == 0:  # deleted since it was found
-        raise NotFound(f"No contact found for phone: {shown(e164)}")
+        raise NotFound(f"No contact found for phone: {voitex_style(e164)}")
     await session.refresh(contact)
     return contact
 
@@ -386,11 +379,10 @@ async def _labels_exist(session: AsyncSession, tenant_id: str, numbers: list[int
                        "or `voicectl label create`)"])
 
 
-def _new_contact(tenant_id: str, checked: Mapping[str, Any]) -> Contact:
-    at = now()
-    values = {name: None if name == "exp" else "" for name in FIELDS}
-    values.update(checked)
-    return Contact(tenant_id=tenant_id, created_at=at, updated_at=at, **values)
+def new_contact(tenant_id: str, checked: Mapping[str, Any], at: datetime) -> Contact:
+    """A contact with the fields check_fields gave, the others unset ("", exp None)."""
+    values: dict[str, Any] = {name: None if name == "exp" else "" for name in FIELDS}
+    return Contact(tenant_id=tenant_id, created_at=at, updated_at=at, **(values | dict(checked)))
 
 
 async def _view(session: AsyncSession, contact: Contact) -> ContactView:

@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 
 import phonenumbers
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 from control.numbers.phone import e164
 
@@ -22,6 +23,9 @@ MAX_TEXT = 40  # longer is no phone number; it is not parsed at all
 SEPARATORS = re.compile(r"[\s().\-]")
 NANP = re.compile(r"(?:\+?1)?([2-9][0-9]{2})([0-9]{7})")
 INTERNATIONAL = re.compile(r"\+[0-9]{7,15}")
+# The shapes of NANP's non-geographic area codes: 5XX, and N00 or NXX (easily recognizable codes).
+NON_GEOGRAPHIC = re.compile(r"5[0-9]{2}|[2-9]([0-9])\1")
+NON_GEOGRAPHIC_REGIONS = ("US", "CA")
 
 
 class PhoneRefused(ValueError):
@@ -55,8 +59,25 @@ def recipient_e164(text: str) -> str:
 
 @lru_cache(maxsize=None)
 def area_code_in_service(area: str) -> bool:
-    """Whether libphonenumber knows any valid number in this NANP area code: the first valid
-    exchange ends the search, so an area code in service costs a few checks and one that is not
-    (555, 311) about 20 ms, once per process."""
-    return any(phonenumbers.is_valid_number(phonenumbers.PhoneNumber(
-        country_code=1, national_number=int(f"{area}{exchange}0100"))) for exchange in range(200, 1000))
+    """Whether libphonenumber knows any valid number in this NANP area code.
+
+    Asking is_valid_number of every exchange costs 27 ms for an area code with none (555), on
+    the event loop, and a request naming fifty such codes would hold every call for a second.
+    So: an area code with a place is in libphonenumber's time zone data (one set lookup); the
+    others in service are the non-geographic ones (5XX personal numbers, and easily recognizable
+    codes, N00 and NXX: toll-free 8XX, 600, 900), in the US and Canadian data, and only an area
+    code of those shapes is probed, once. tests/unit/test_recipients.py checks this against the
+    exhaustive probe for all 800 area codes."""
+    if area in _geographic():
+        return True
+    if not NON_GEOGRAPHIC.fullmatch(area):
+        return False
+    return any(phonenumbers.is_valid_number_for_region(phonenumbers.PhoneNumber(
+        country_code=1, national_number=int(f"{area}{exchange}0100")), region)
+        for exchange in range(200, 1000) for region in NON_GEOGRAPHIC_REGIONS)
+
+
+@lru_cache(maxsize=1)
+def _geographic() -> frozenset[str]:
+    """The NANP area codes with a place: libphonenumber gives each a time zone ("1201", ...)."""
+    return frozenset(prefix[1:4] for prefix in TIMEZONE_DATA if prefix[:1] == "1" and len(prefix) >= 4)

@@ -2,31 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from control.cli_service import print_result, with_db
 from control.errors import Conflict
 from control.recordings import albums, service
 from control.recordings.service import RecordingInfo
 from control.settings import Settings
-
-T = TypeVar("T")
-
-
-def _with_db(settings: Settings, work: Callable[[async_sessionmaker], Awaitable[T]]) -> T:
-    # control.cli imports this module at its end to add the group: importing it at the top
-    # here would be a cycle.
-    from control.cli import _with_db as with_db
-
-    return with_db(settings, work)
-
-
-def _print(data: Any, as_json: bool, text: str) -> None:
-    from control.cli import _print as print_
-
-    print_(data, as_json, text)
 
 
 def _line(r: RecordingInfo) -> str:
@@ -60,9 +44,9 @@ def recordings_add(settings: Settings, file: Path, tenant_id: str, album: int, s
                 raise
             raise Conflict(f"{exc}; --replace replaces it") from None
 
-    added = _with_db(settings, work)
+    added = with_db(settings, work)
     replaced = f"; it replaces recording {added.replaced}" if added.replaced else ""
-    _print(added.as_dict(), as_json, f"recording {added.id} added: album {added.album} sort {added.sort} "
+    print_result(added.as_dict(), as_json, f"recording {added.id} added: album {added.album} sort {added.sort} "
            f"{added.name!r} ({added.seconds:.1f} s) for {added.tenant_id}{replaced}")
 
 
@@ -73,8 +57,8 @@ def recordings_add(settings: Settings, file: Path, tenant_id: str, album: int, s
 @click.pass_obj
 def recordings_list(settings: Settings, tenant_id: str | None, album: int | None, as_json: bool) -> None:
     """Recordings by tenant, album and sort."""
-    found = _with_db(settings, lambda db: service.list_recordings(db, tenant_id, album))
-    _print([r.as_dict() for r in found], as_json, "\n".join(_line(r) for r in found) or "no recordings")
+    found = with_db(settings, lambda db: service.list_recordings(db, tenant_id, album))
+    print_result([r.as_dict() for r in found], as_json, "\n".join(_line(r) for r in found) or "no recordings")
 
 
 @recordings.command("remove")
@@ -91,7 +75,7 @@ def recordings_remove(settings: Settings, recording_id: str | None, tenant_id: s
     if recording_id is None and (tenant_id is None or album is None or sort is None):
         raise click.UsageError("give a recording ID, or --tenant, --album and --sort")
 
-    removed = _with_db(settings, lambda db: service.remove_recording(db, settings.data_dir, recording_id, tenant_id,
+    removed = with_db(settings, lambda db: service.remove_recording(db, settings.data_dir, recording_id, tenant_id,
                                                                       album=album, sort=sort))
     click.echo(f"recording {removed.id} removed (album {removed.album} sort {removed.sort} of {removed.tenant_id})")
 
@@ -108,8 +92,8 @@ def album() -> None:
 @click.pass_obj
 def album_list(settings: Settings, tenant_id: str | None, as_json: bool) -> None:
     """Albums by tenant and number: name, recordings, total length."""
-    found = _with_db(settings, lambda db: albums.list_albums(db, tenant_id))
-    _print([a.as_dict() for a in found], as_json, "\n".join(
+    found = with_db(settings, lambda db: albums.list_albums(db, tenant_id))
+    print_result([a.as_dict() for a in found], as_json, "\n".join(
         f"{a.tenant_id}  album {a.number:<6} {a.recordings:>4} recordings  {a.seconds:7.1f} s  {a.name}"
         for a in found) or "no albums")
 
@@ -121,5 +105,5 @@ def album_list(settings: Settings, tenant_id: str | None, as_json: bool) -> None
 @click.pass_obj
 def album_name(settings: Settings, number: int, name: str, tenant_id: str) -> None:
     """Name album NUMBER (no NAME: take its name away)."""
-    _with_db(settings, lambda db: albums.name_album(db, tenant_id, number, name))
+    with_db(settings, lambda db: albums.name_album(db, tenant_id, number, name))
     click.echo(f"album {number} of {tenant_id} is {'named ' + repr(name.strip()) if name.strip() else 'unnamed'}")

@@ -13,7 +13,6 @@ import os
 import random
 import re
 import tempfile
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
@@ -30,7 +29,7 @@ from control.flow.play import MAX_RECORDING_NUMBER
 from control.recordings.audio import Converted, check_source, convert, measure
 from control.store.models import Recording
 from control.tenants.service import is_tenant_id, tenant_id_or_not_found, tenant_in
-from control.text import REFUSED_CATEGORIES, display_text_problem
+from control.text import display_text_problem, is_refused
 
 MAX_NAME = 200
 # Ids are the table's int32 (on PostgreSQL): one past it is no recording, never a query.
@@ -174,8 +173,6 @@ def _at(tenant_id: str, album: int, sort: int) -> Select[tuple[Recording]]:
     return select(Recording).where(Recording.tenant_id == tenant_id, Recording.album == album, Recording.sort == sort)
 
 
-
-
 async def _slot(session: AsyncSession, tenant_id: str, album: int, sort: int | None,
                 replace: bool) -> tuple[int, Recording | None]:
     """The sort the new recording takes and the recording it replaces, if any."""
@@ -237,5 +234,5 @@ def _name_problems(name: str) -> list[str]:
 
 def _default_name(label: str) -> str:
     """The file's stem, made to pass the checks a name given on purpose must pass."""
-    stem = "".join(" " if unicodedata.category(c) in REFUSED_CATEGORIES else c for c in Path(label).stem)
+    stem = "".join(" " if is_refused(c) else c for c in Path(label).stem)
     return stem.strip()[:MAX_NAME].strip() or "recording"

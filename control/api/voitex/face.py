@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 # Each Voitex host, as a path prefix of ours (architecture note); the bare word too
 # (`/contacts`), so that every path of the face answers in its shape.
 PREFIXES = ("/recording", "/contacts", "/notify", "/sms")
-KEY_HEADERS = ("Auth-Key", "auth_key")
-STALE_UPLOAD_S = 3600.0  # no upload takes an hour to arrive  # the TTS sample sends the second
+KEY_HEADERS = ("Auth-Key", "auth_key")  # the TTS sample sends the second
+STALE_UPLOAD_S = 3600.0  # no upload takes an hour to arrive
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

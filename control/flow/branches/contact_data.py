@@ -33,7 +33,7 @@ class ContactDataBranch(Branch):
         call.record(self.id, "")
         contact = await call.contact()
         if contact is None:
-            return self.not_found if self.not_found is not None else self.next
+            return self.not_found or self.next
         # Every field, set or not: a variable from an earlier contact_data or webhook of the
         # same name must not be taken for this contact's.
         call.set_variables({name: value or "" for name, value in contact["contact"].items()})
