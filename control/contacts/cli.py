@@ -60,7 +60,7 @@ def contacts_import(settings: Settings, file: Path, tenant_id: str, update: bool
     """Import contacts from a CSV FILE (columns: docs/contacts.md). Each row is imported whole or
     rejected with its reason; the rejected rows are listed at the end."""
     try:
-        _, rows = importer.read_csv(file.read_bytes())
+        rows = importer.read_csv_file(file)
     except Invalid as exc:
         raise click.ClickException("\n".join([f"{file}: nothing was imported:", *(f"  {e}" for e in exc.errors)]))
     bar = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import insert, select
@@ -36,6 +37,11 @@ from control.tenants.service import tenant_in
 
 COLUMNS = ("phone", "phone_type", "labels", *FIELDS)
 CHUNK = 500
+# The file is read whole, and its rows held, before anything is written: 64 MiB is about half a
+# million contacts, and a few hundred MB of memory.
+MAX_FILE_BYTES = 64 * 2**20
+SHOWN_CHARS = 40  # how much of a bad column name an error repeats
+MAX_PROBLEMS = 10  # a header of thousands of bad names: the first few say enough
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,15 @@ class ImportReport:
                 "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected]}
 
 
+def read_csv_file(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """read_csv of a file, refused before it is read when it is larger than an import may be."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise Invalid([f"the file is {size} bytes, larger than the {MAX_FILE_BYTES} bytes an import may be: "
+                       "split it"])
+    return read_csv(path.read_bytes())[1]
+
+
 def read_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header and the rows (with their line numbers) of a UTF-8 CSV, or Invalid saying why
     the file as a whole cannot be read: nothing is imported from such a file."""
@@ -67,10 +82,14 @@ def read_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""), restkey="\0extra")
     header = [name.strip() for name in reader.fieldnames or []]
     unknown = [name for name in header if name not in COLUMNS]
-    problems = [f"unknown column {name!r} (known: {', '.join(COLUMNS)})" for name in unknown]
-    problems += [f"column {name!r} is given twice" for name in sorted({n for n in header if header.count(n) > 1})]
+    problems = [f"unknown column {_quoted(name)}" for name in unknown]
+    problems += [f"column {_quoted(name)} is given twice" for name in sorted({n for n in header if header.count(n) > 1})]
     if "phone" not in header:
         problems.append("the header has no `phone` column")
+    if len(problems) > MAX_PROBLEMS:
+        problems[MAX_PROBLEMS:] = [f"and {len(problems) - MAX_PROBLEMS} more problems"]
+    if unknown:
+        problems.append(f"the columns are: {', '.join(COLUMNS)}")
     if problems:
         raise Invalid(problems)
     reader.fieldnames = header
@@ -78,9 +97,13 @@ def read_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     try:
         for row in reader:
             rows.append((reader.line_num, row))
-    except csv.Error as exc:
-        raise Invalid([f"line {reader.line_num}: {exc}"]) from None
+    except csv.Error as exc:  # line_num is the last line read whole: the broken record is the next
+        raise Invalid([f"line {reader.line_num + 1}: {exc}"]) from None
     return header, rows
+
+
+def _quoted(name: str) -> str:
+    return repr(name[:SHOWN_CHARS]) + ("..." if len(name) > SHOWN_CHARS else "")
 
 
 def parse_row(line: int, cells: dict[str, Any]) -> Row:

@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.unit.test_cli import _reset_postgres, cli, tenant  # noqa: F401 (fixtures)
 
 HEADER = "phone,phone_type,labels,first_name,last_name,email,exp,notes,field_a\n"
@@ -134,3 +136,23 @@ def test_update_rows_reaching_one_contact_twice_and_repeated_columns_are_reporte
     assert [r["first_name"] for r in rows] == ["Ann"]
     out = cli("contacts", "import", str(write(tmp_path / "dup.csv", "phone,phone\n1,2\n")), "--tenant", tenant)
     assert out.exit_code == 1 and "column 'phone' is given twice" in out.output
+
+
+def test_a_hostile_file_is_refused_in_a_few_short_lines(cli, tenant: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A header of a hundred 5,000-character names: each quoted short, and only the first few.
+    path = write(tmp_path / "wide.csv", "phone," + ",".join(f"{n}{'D' * 5000}" for n in range(100)) + "\n1\n")
+    out = cli("contacts", "import", str(path), "--tenant", tenant)
+    assert out.exit_code == 1 and "nothing was imported" in out.output
+    assert len(out.output) < 2000, out.output[:300]
+    assert "and 90 more problems" in out.output
+    # A cell past the CSV reader's limit stops the file where it is.
+    big = write(tmp_path / "big.csv", "phone,notes\n7325550184,ok\n7325550185,\"" + "x" * 200_000 + "\"\n")
+    out = cli("contacts", "import", str(big), "--tenant", tenant)
+    assert out.exit_code == 1 and "line 3: field larger than field limit" in out.output
+    # A file larger than an import may be is refused before it is read.
+    monkeypatch.setattr("control.contacts.importer.MAX_FILE_BYTES", 100)
+    many = write(tmp_path / "many.csv", "phone\n" + "7325550184\n" * 20)
+    out = cli("contacts", "import", str(many), "--tenant", tenant)
+    assert out.exit_code == 1 and "larger than the 100 bytes an import may be" in out.output
+    assert cli("contacts", "export", "--tenant", tenant).output.count("\n") == 1  # the header alone

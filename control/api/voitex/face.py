@@ -59,8 +59,8 @@ def install(app: web.Application, config: FaceConfig) -> None:
             response = failed(404, str(exc))
         except Conflict as exc:
             response = failed(409, str(exc))
-        except TooLarge:
-            response = failed(413, f"the request is larger than {config.max_body_bytes} bytes")
+        except TooLarge as exc:
+            response = failed(413, str(exc))
         except web.HTTPException as exc:  # no such path or method under the face's prefixes
             response = failed(exc.status, exc.reason,
                               headers={k: v for k, v in exc.headers.items() if k == "Allow"})
