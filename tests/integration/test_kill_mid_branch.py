@@ -1,6 +1,7 @@
-"""`kill -9` of the control plane while calls wait on a webhook, record the caller, and talk to
-a transfer's far end: every call and far leg still gets its record, nothing stays in Asterisk,
-and what the caller had said so far is still kept in the album. One instance of its own."""
+"""`kill -9` of the control plane while calls wait on a webhook (one of them a known contact's,
+its contact looked up and sent), record the caller, and talk to a transfer's far end: every call
+and far leg still gets its record, nothing stays in Asterisk, and what the caller had said so far
+is still kept in the album. One instance of its own."""
 from __future__ import annotations
 
 import json
@@ -23,7 +24,8 @@ from tests.support.webhook import Reply, WebhookServer
 
 RTP = (50000, 50999)
 FAR = "127.0.0.8"
-TRIGGER, RECORD, TRANSFER = "+18005550511", "+18005550512", "+18005550513"
+TRIGGER, RECORD, TRANSFER, KNOWN = "+18005550511", "+18005550512", "+18005550513", "+18005550514"
+CONTACT = "12125550123"  # a contact of the tenant's, calling KNOWN
 ALBUM = 7
 
 
@@ -33,6 +35,8 @@ def ivrs(hook: str) -> dict[str, dict[str, Any]]:
         RECORD: {"0": {"type": "record", "album": ALBUM, "max_seconds": 60, "next": "9"}, "9": {"type": "hangup"}},
         TRANSFER: {"0": {"type": "transfer", "to": "+18005550199", "timeout": 15, "next": "9"},
                    "9": {"type": "hangup"}},
+        KNOWN: {"0": {"type": "contact_data", "next": "1"},
+                "1": {"type": "trigger", "url": hook.replace("/slow", "/known"), "timeout": 30}},
     }
 
 
@@ -47,20 +51,30 @@ def test_kill_9_mid_trigger_record_and_transfer_loses_no_record_and_leaves_nothi
         tenant = instance.first_tenant()
         instance.cli("trunk", "add", "far", "--match", FAR, "--target", f"{FAR}:{far_port}")
         instance.cli("tenant", "set", tenant, "--outbound-trunk", "far")
+        hooks.script("/known", Reply({"goto": "0"}, delay=60))
         for number, branches in ivrs(hooks.script("/slow", Reply({"goto": "0"}, delay=60))).items():
             instance.add_ivr(number, {"branches": branches}, tenant)
+        instance.cli("label", "create", "4", "--tenant", tenant)
+        contacts_csv = tmp_path / "contacts.csv"
+        contacts_csv.write_text(f"phone,first_name,labels\n{CONTACT},Kim,4\n")
+        instance.cli("contacts", "import", str(contacts_csv), "--tenant", tenant)
         instance.start()
 
         waiting = call_local(instance, TRIGGER, "w60")
         recording = call_local(instance, RECORD, "w1,ptt-monkeys,ptt-monkeys,w60")
         talking = call_local(instance, TRANSFER, "w60")
-        for call_id in (waiting, recording, talking):
+        known = call_local(instance, KNOWN, "w60", caller=CONTACT)
+        for call_id in (waiting, recording, talking, known):
             wait_call_up(instance, call_id)
         hooks.requests("/slow")
+        [asked] = hooks.requests("/known")
+        assert asked.json["contact_info"]["contact"]["first_name"] == "Kim"
+        assert asked.json["variables"] == [{**{k: v or "" for k, v in asked.json["contact_info"]["contact"].items()},
+                                            "labels": "4"}]
         eventually(lambda: instance.ari("GET", "bridges"), 20, interval=0.2)
         assert instance.ari("GET", "bridges"), "the transfer never bridged"
-        leg = next(c["id"] for c in instance.ari("GET", "channels") if c["id"] not in (waiting, recording, talking)
-                   and not c["id"].startswith("caller-"))
+        leg = next(c["id"] for c in instance.ari("GET", "channels")
+                   if c["id"] not in (waiting, recording, talking, known) and not c["id"].startswith("caller-"))
         time.sleep(3)  # the caller has said something by now
         assert journaled_start(instance, leg, 5), "the far leg's record was not journaled when it was dialled"
 
@@ -71,7 +85,7 @@ def test_kill_9_mid_trigger_record_and_transfer_loses_no_record_and_leaves_nothi
         assert gone(asterisk, 10), "Asterisk outlived its control plane"
         instance.start()
 
-        for call_id in (waiting, recording, talking):
+        for call_id in (waiting, recording, talking, known):
             assert wait_call(instance, lambda c, i=call_id: c.id == i).hangup_by == "lost", call_id
         legs = instance.db(lambda db: legs_of(db, talking))
         assert [(c.id, c.ended_at is not None) for c in legs] == [(leg, True)], "the far leg lost its record"

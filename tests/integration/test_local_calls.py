@@ -7,14 +7,14 @@ from tests.integration.conftest import TEST_NUMBER, wait_call
 from tests.support.platform import Instance
 
 
-def call_local(instance: Instance, number: str, script: str) -> str:
-    """Originate Local/NUMBER@voicectl-inbound; the other half runs the caller script
-    (w<seconds> waits, d<keys> sends DTMF). Returns the id of the platform's side."""
+def call_local(instance: Instance, number: str, script: str, caller: str = "15550001111") -> str:
+    """Originate Local/NUMBER@voicectl-inbound from `caller`; the other half runs the caller
+    script (w<seconds> waits, d<keys> sends DTMF). Returns the id of the platform's side."""
     # Asterisk checks ids for uniqueness by prefix: neither id may start with the other.
     ours = f"test-{uuid.uuid4().hex[:12]}"
     instance.ari("POST", "channels", params={
         "endpoint": f"Local/{number}@voicectl-inbound", "context": "voicectl-test-caller",
-        "extension": "s", "priority": "1", "callerId": "Local Tester <15550001111>",
+        "extension": "s", "priority": "1", "callerId": f"Local Tester <{caller}>",
         "channelId": ours.replace("test-", "caller-"), "otherChannelId": ours,
     }, body={"variables": {"VC_SCRIPT": script}})
     return ours

@@ -156,3 +156,51 @@ def test_a_hostile_file_is_refused_in_a_few_short_lines(cli, tenant: str, tmp_pa
     out = cli("contacts", "import", str(many), "--tenant", tenant)
     assert out.exit_code == 1 and "larger than the 100 bytes an import may be" in out.output
     assert cli("contacts", "export", "--tenant", tenant).output.count("\n") == 1  # the header alone
+
+
+def test_an_import_killed_mid_file_leaves_only_whole_rows_and_a_rerun_finishes_it(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "VOICECTL_DATA_DIR": str(tmp_path / "data"), "VOICECTL_AMI_PORT": "1"}
+    env.pop("DATABASE_URL", None)
+
+    def voicectl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "control.cli", *args], env=env, text=True, capture_output=True)
+
+    tenant = json.loads(voicectl("tenant", "create", "Kill", "--json").stdout)["id"]
+    voicectl("label", "create", "1", "--tenant", tenant)
+    rows = 30_000
+    csv_path = write(tmp_path / "in.csv", "phone,labels,first_name\n" + "".join(
+        f"+1212{200 + n // 10000}{n % 10000:04d};+1646{200 + n // 10000}{n % 10000:04d}:M,1,N{n}\n"
+        for n in range(rows)))
+    db = tmp_path / "data" / "voicectl.db"  # the embedded default's file
+
+    def counts() -> tuple[int, int, int]:
+        with sqlite3.connect(db, timeout=30) as conn:
+            return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                         for t in ("contacts", "contact_phones", "contact_labels"))  # type: ignore[return-value]
+
+    proc = subprocess.Popen([sys.executable, "-m", "control.cli", "contacts", "import", str(csv_path), "--tenant",
+                             tenant, "--json"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while counts()[0] == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    contacts, phones, labels = counts()
+    assert 0 < contacts < rows, "killed mid-file"
+    assert (phones, labels) == (2 * contacts, contacts), "every row written is whole"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM contacts c WHERE NOT EXISTS "
+                            "(SELECT 1 FROM contact_phones p WHERE p.contact_id = c.id)").fetchone()[0] == 0
+    # Run again: the rows already in are rejected as such (--update would update them), the rest added.
+    again = voicectl("contacts", "import", str(csv_path), "--tenant", tenant, "--json")
+    report = json.loads(again.stdout)
+    assert (report["added"], len(report["rejected"])) == (rows - contacts, contacts)
+    assert all("already belongs to a contact" in r["reason"] for r in report["rejected"])
+    assert counts() == (rows, 2 * rows, rows)

@@ -102,5 +102,5 @@ async def test_the_adapter_finds_the_tenants_contact_by_any_caller_id_form(db: a
         assert found["phones"] == [{"phone": "8459511000", "type": "H"}, {"phone": "7325550184", "type": "H"}]
         assert found["labels"] == [2]
     assert await lookup.for_caller(beta, "+18459511000") is None  # another tenant's contact
-    for caller in ("anonymous", "", "2125550100", "sip:bob@example.com"):
+    for caller in ("anonymous", "", "2125550100", "sip:bob@example.com", "8459511000\x00", "8" * 5000):
         assert await lookup.for_caller(acme, caller) is None
