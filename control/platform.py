@@ -28,6 +28,10 @@ from control.store.db import make_engine, sessions
 from control.telephony.admission import Admission, AdmissionLimits
 from control.telephony.ami import AmiLink
 from control.telephony.ari import AriLink
+from control.telephony.messaging import AriSender, MessageListener
+from control.telephony.outbound import NotificationCalls
+from control.notify.dispatcher import Dispatcher, DispatchLimits
+from control.notify.service import Attempts
 from control.telephony.inbound import InboundCalls, InboundLimits
 from control.telephony.refusals import record_refusal
 from control.upkeep import bring_up_to_date
@@ -68,6 +72,12 @@ async def serve(settings: Settings) -> None:
     ari = AriLink(settings, secrets, inbound.handle, lambda live, owned: inbound.reconcile(live, owned, ari.http),
                   lambda: admission.why_not() is None)
     ami = AmiLink(settings, secrets, lambda event: record_refusal(recorder, settings.node, event, admission.why_not()))
+    calls = NotificationCalls(ari, inbound, recorder, settings.node, settings.notify_ring_s)
+    dispatcher = Dispatcher(db, AriSender(ari, calls), DispatchLimits(
+        settings.node, settings.broadcast_max_calls or max(1, settings.max_calls // 2), settings.notify_retry_s,
+        stale_after_s=settings.max_call_seconds + settings.notify_ring_s + 600),
+        admitting=lambda: admission.why_not() is None)
+    messages = MessageListener(settings, secrets, db, hooks)
 
     async def health() -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"ari": ari.connected.is_set(), "ami": ami.connected, "node": settings.node,
@@ -86,6 +96,7 @@ async def serve(settings: Settings) -> None:
                 body["asterisk_error"] = str(exc) or type(exc).__name__
         if supervisor:
             body["asterisk_restarts"] = supervisor.restarts
+        body["notify"] = {"calls": dispatcher.active_calls, "messages_link": messages.connected.is_set()}
         ready = body["ari"] and body["ami"] and body["asterisk"] is not None
         body["status"] = "ok" if ready else "starting" if not ari.reconnects else "degraded"
         if ready and (recorder.dead_letters or recorder.failing_since is not None):
@@ -97,7 +108,8 @@ async def serve(settings: Settings) -> None:
         return ready, body
 
     voitex = FaceConfig(db, settings.data_dir, settings.api_max_body_mb * 2**20, settings.api_requests_per_minute,
-                        library.index, tts)
+                        library.index, tts, wake=dispatcher.wake,
+                        attempts=Attempts(settings.notify_attempts, settings.notify_retry_s))
     runner = web.AppRunner(build_app(health, tts, library, voitex), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.http_host, settings.http_port).start()
@@ -112,10 +124,17 @@ async def serve(settings: Settings) -> None:
         tasks.append(asyncio.ensure_future(supervisor.run()))
     # AMI comes up with Asterisk; connecting once ARI answers spares a burst of retries.
     tasks.append(asyncio.ensure_future(_when_set(ari.connected, ami.start)))
+    # Sending starts once Asterisk answers: the first claims would only wait for it.
+    tasks.append(asyncio.ensure_future(_when_set(ari.connected, lambda: _spawn(tasks, dispatcher.run()))))
+    tasks.append(asyncio.ensure_future(messages.run()))
+    tasks.append(asyncio.ensure_future(messages.resend_pending()))
     log.info("voicectl up: http %s:%d, sip %d, ari %d, ami %d, data %s, nice %d", settings.http_host,
              settings.http_port, settings.sip_port, settings.ari_port, settings.ami_port, settings.data_dir, nice)
     await stop.wait()
+    dispatcher.halt()  # no new notification calls or messages; those under way drain with the rest
     await drain(ari, admission, settings.drain_seconds)
+    await dispatcher.stop(5.0)
+    await messages.stop()
     log.info("stopping")
     await ari.stop()
     await recorder.close()
@@ -152,6 +171,10 @@ async def drain(ari: AriLink, admission: Admission, grace_s: float) -> None:
         ends = loop.time() + 5
         while ari.active_calls and loop.time() < ends:
             await asyncio.sleep(0.05)
+
+
+def _spawn(tasks: list[asyncio.Future[Any]], work: Any) -> None:
+    tasks.append(asyncio.ensure_future(work))
 
 
 async def _when_set(event: asyncio.Event, then: Callable[[], None]) -> None:

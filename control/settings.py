@@ -124,6 +124,13 @@ class Settings:
     # (per process: N replicas allow N times as many).
     api_max_body_mb: int = 25
     api_requests_per_minute: int = 600
+    # Notification calls: how long one rings, how many times a broadcast's busy or unanswered
+    # recipient is tried and how far apart, and this node's cap on them at once (inside
+    # max_calls, so inbound callers keep the rest).
+    notify_ring_s: float = 30.0
+    notify_attempts: int = 3
+    notify_retry_s: float = 300.0
+    broadcast_max_calls: int = 0  # 0: half of max_calls
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -162,6 +169,10 @@ class Settings:
             tts_renders=int(env.get("VOICECTL_TTS_RENDERS", cls.tts_renders)),
             tts_cache_mb=int(env.get("VOICECTL_TTS_CACHE_MB", cls.tts_cache_mb)),
             webhook_allow=parse_webhook_allow(env.get("VOICECTL_WEBHOOK_ALLOW", "any")),
+            notify_ring_s=float(env.get("VOICECTL_NOTIFY_RING_S", cls.notify_ring_s)),
+            notify_attempts=_at_least_one(env, "VOICECTL_NOTIFY_ATTEMPTS", cls.notify_attempts),
+            notify_retry_s=float(env.get("VOICECTL_NOTIFY_RETRY_S", cls.notify_retry_s)),
+            broadcast_max_calls=int(env.get("VOICECTL_BROADCAST_MAX_CALLS", cls.broadcast_max_calls)),
             api_max_body_mb=_at_least_one(env, "VOICECTL_API_MAX_BODY_MB", cls.api_max_body_mb),
             api_requests_per_minute=_at_least_one(env, "VOICECTL_API_REQUESTS_PER_MINUTE",
                                                   cls.api_requests_per_minute),

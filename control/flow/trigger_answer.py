@@ -42,7 +42,7 @@ def read_answer(body: Any, branches: Mapping[str, Any]) -> tuple[TriggerAnswer |
     goto = _branch(body.get("goto"), "goto", branches, errors)
     play = _play(body.get("play"), errors)
     inputs = _inputs(body.get("inputs"), branches, errors)
-    variables = _variables(body.get("variables"), errors)
+    variables = read_variables(body.get("variables"), errors)
     if errors:
         return None, errors
     ignored = sorted(str(k) for k in body if str(k).strip() not in FIELDS)
@@ -91,7 +91,7 @@ def _inputs(value: Any, branches: Mapping[str, Any], errors: list[str]) -> dict[
     return inputs
 
 
-def _variables(value: Any, errors: list[str]) -> dict[str, str]:
+def read_variables(value: Any, errors: list[str]) -> dict[str, str]:
     if value is None or value == {} or value == []:
         return {}
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):

@@ -30,6 +30,15 @@ class Tenant(Base):
     outbound_trunk: Mapped[str | None] = mapped_column(String(64))
     # Country calling codes transfers may dial ([1, 44]); None: those of the tenant's own numbers.
     allowed_countries: Mapped[list[str] | None] = mapped_column(JSON)
+    # Inbound SMS are POSTed here (signed like trigger requests); None: stored only.
+    sms_webhook: Mapped[str | None] = mapped_column(String(2000))
+    # How fast the tenant's notification calls and messages go out, and how many of its calls
+    # may be up at once (control/notify/dispatcher.py).
+    calls_per_second: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    messages_per_second: Mapped[float] = mapped_column(Float, default=10.0, server_default="10")
+    max_calls: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    # When broadcasts may reach NANP numbers, in each recipient's local time ("08:00-21:00").
+    send_window: Mapped[str] = mapped_column(String(11), default="08:00-21:00", server_default="08:00-21:00")
 
 
 class Trunk(Base):
@@ -206,3 +215,88 @@ class ContactLabel(Base):
     label_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The label's key is (tenant, number): a contact can only join its own tenant's labels.
     tenant_id: Mapped[str] = mapped_column(String(40))
+
+
+class DoNotCall(Base):
+    """A number the tenant must not call (Notify's `dnc`), nor message."""
+
+    __tablename__ = "do_not_call"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SmsOptOut(Base):
+    """A number that texted STOP to one of the tenant's numbers: never sent its messages again,
+    whatever a request says, until it texts START."""
+
+    __tablename__ = "sms_opt_outs"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InboundMessage(Base):
+    """An SMS that reached one of the tenant's numbers, kept before its webhook is tried."""
+
+    __tablename__ = "inbound_messages"
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)  # the reference id
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    from_number: Mapped[str] = mapped_column(String(64))
+    to_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # "pending" until the tenant's webhook answered 2xx ("delivered"), gave up on ("failed"),
+    # or there is none ("none").
+    webhook: Mapped[str] = mapped_column(String(10), index=True)
+    webhook_detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class Broadcast(Base):
+    """One sending request: a notification call, an SMS, or a Notify batch or group. Its
+    recipients are Delivery rows, all written with it in one transaction."""
+
+    __tablename__ = "broadcasts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # group_id, batch_id or reference
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[str] = mapped_column(String(20))
+    route: Mapped[str] = mapped_column(String(10))  # "single" or "group" (Notify), "call", "sms"
+    type: Mapped[str] = mapped_column(String(4))  # "SMS" or "CALL"
+    mode: Mapped[str] = mapped_column(String(10))  # "single", "phones", "label"
+    title: Mapped[str] = mapped_column(String(200))
+    from_number: Mapped[str] = mapped_column(String(20))
+    # What each recipient gets: {"body"} or {"call_type", "album", "sort" | "route_number",
+    # "branch_number", "greeting", "variables"}.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    check_dnc: Mapped[bool] = mapped_column(Boolean)
+    held: Mapped[bool] = mapped_column(Boolean)  # NANP recipients wait for the send window
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recipients: Mapped[int] = mapped_column(Integer)
+
+
+class Delivery(Base):
+    """One recipient of a broadcast, and how reaching it went. `state` moves queued ->
+    sending (claimed by `node`, committed before anything is sent) -> a final state, or back
+    to queued for a retry; a claim its node died holding becomes `interrupted`."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "state", "kind", "next_at"),
+                      Index("ix_deliveries_broadcast", "broadcast_id", "state"),
+                      {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    broadcast_id: Mapped[str] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str] = mapped_column(String(20), unique=True)  # its reference_id
+    kind: Mapped[str] = mapped_column(String(4))  # "SMS" or "CALL"
+    phone: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    node: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last attempt: its call id, cause, SIP code, error.
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlencode
 
 import aioari
@@ -38,6 +39,10 @@ ORPHAN_AGE_S = 5.0
 HANGUP_RETRIES = 40
 # How many more looks unowned channels get before the next reconnect.
 LOOKS_AGAIN = 5
+
+
+class NotConnected(Exception):
+    """No link to Asterisk now: nothing was asked of it."""
 
 
 class _HeaderAuthHttp(AsynchronousHttpClient):
@@ -171,6 +176,24 @@ class AriLink:
         if self._http is not None:
             await self._http.close()
 
+    @asynccontextmanager
+    async def outbound(self, channel_id: str, number: str) -> AsyncIterator[CallSession]:
+        """A session for a call this node places (its channel id chosen by the caller, before
+        the originate), counted and routed like inbound calls while the block runs; a channel
+        whose end Asterisk did not confirm is kept hung up after it."""
+        ops = self._http
+        if ops is None or not self.connected.is_set():
+            raise NotConnected("not connected to Asterisk")
+        session = CallSession(ops, {"id": channel_id, "caller": {"number": number, "name": ""}}, ["notify"],
+                              None, self)
+        self._calls[channel_id] = session
+        try:
+            yield session
+        finally:
+            self._calls.pop(channel_id, None)
+            if not session.left and not self._stopping.is_set():
+                self._later(self._keep_hanging_up(ops, channel_id))
+
     # -- Claims, for the calls: what else each call owns ----------------------------------------
     def claim(self, object_id: str, session: CallSession) -> None:
         self._owned[object_id] = session
@@ -190,17 +213,20 @@ class AriLink:
             return
         if kind == "StasisStart":
             channel = event["channel"]
-            if channel["id"] in self._calls:
+            known = self._calls.get(channel["id"])
+            if known is not None:  # a notification call answering (else a repeat: harmless)
+                known.feed(event)
                 return
             owner = self._owned.get(channel["id"])
             if owner is not None:  # a transfer's far leg answering
                 owner.feed(event)
                 return
             args = list(event.get("args", []))
-            if args[:1] == ["leg"]:
-                # A far leg whose call no longer waits for it (it answered as its call ended):
+            if args[:1] in (["leg"], ["notify"]):
+                # A far leg whose call no longer waits for it (it answered as its call ended),
+                # or a notification call answering after the process that placed it died:
                 # never an inbound call; nobody would drive it.
-                log.warning("hanging up far leg %s of call %s: its call is over", channel["id"], args[1:2])
+                log.warning("hanging up %s %s (%s): nobody waits for it", args[0], channel["id"], args[1:2])
                 self._later(self._keep_hanging_up(ops, channel["id"], first_wait=0))
                 return
             session = CallSession(ops, channel, args, event.get("timestamp"), self)

@@ -108,10 +108,21 @@ class AriHttp:
         app `app` with `app_args`. The app is subscribed to it from the start (its Dial and
         hang-up events come while it rings); Asterisk gives up after `timeout` seconds."""
         params = {"endpoint": endpoint, "channelId": channel_id, "app": app, "appArgs": app_args,
-                  "timeout": str(timeout), "originator": originator}
+                  "timeout": str(timeout)}
+        if originator:  # a transfer's far leg names its call; a notification call has none
+            params["originator"] = originator
         if caller_id:
             params["callerId"] = caller_id
         await self._send("POST", "/channels", params)
+
+    async def send_message(self, to: str, sender: str, body: str) -> None:
+        """An out-of-call message (PJSIP: a SIP MESSAGE). Asterisk answers 202 once it has queued
+        it; neither ARI nor AMI reports the far end's answer to the MESSAGE."""
+        await self._send("PUT", "/endpoints/sendMessage", {"to": to, "from": sender, "body": body})
+
+    async def subscribe(self, app: str, source: str) -> None:
+        """Subscribe an app to an event source (endpoint:PJSIP/<name>: its text messages)."""
+        await self._send("POST", f"/applications/{quote(app)}/subscription", {"eventSource": source})
 
     async def ring(self, channel_id: str) -> None:
         """Ringback to the channel (an answered one hears it played in-band)."""

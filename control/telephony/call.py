@@ -183,6 +183,8 @@ class CallSession:
         self._leg: FarLeg | None = None
         self._bridge: str | None = None
         self._transfers = 0
+        # This call's own channel while it is dialled out (a notification call) and rings.
+        self._dialling: FarLeg | None = None
         # Told of each far leg just before it is dialled (leg id, target, caller id, when): the
         # inbound handler starts the leg's record there (telephony/inbound.py).
         self.on_dial: DialHook = _no_dial_hook
@@ -548,6 +550,48 @@ class CallSession:
         self.ended_by_platform = reason
         await self.hangup()
 
+    # -- a notification call: this call's own channel dialled out ----------------------------------
+    async def dial_out(self, endpoint: str, *, caller_id: str, timeout: float, app_args: str) -> FarLeg:
+        """Originate this session's channel (its id chosen before, so no event can miss it) to
+        `endpoint`, into the Stasis app, and wait until it answers (its StasisStart), is
+        refused (busy, unreachable) or rings past `timeout` (then it is hung up). Returns how
+        the dial went; an answered call then runs like any other."""
+        leg = self._dialling = FarLeg(self.id, now())
+        number = CALLER_ID_NOT.sub("", caller_id)[:40]
+        try:
+            await self.ops.originate(endpoint, self.id, app=self._claims.app, app_args=app_args,
+                                     caller_id=f"<{number}>" if number else "",
+                                     timeout=math.ceil(timeout) + DIAL_BACKSTOP_S, originator="")
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+            leg.error = f"Asterisk refused the dial: {exc}"
+            self._left_stasis.set()  # there is no channel to wait for
+            self.hangup_info = Hangup(None, None, "platform")
+            return leg
+        leg.requested = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while leg.answered_at is None and not leg.over:
+            if loop.time() >= deadline:
+                if leg.dialstatus == "ANSWER" and loop.time() < deadline + ANSWER_GRACE_S:
+                    await self._pump_until(lambda: leg.answered_at is not None or leg.over,
+                                           deadline + ANSWER_GRACE_S - loop.time())
+                    continue
+                leg.timed_out = True
+                leg.hung_up_by = "platform"
+                await self._try_hangup("normal")
+                break
+            await self._pump_until(lambda: leg.answered_at is not None or leg.over, deadline - loop.time())
+        if leg.answered_at is None and leg.requested and not leg.destroyed:
+            # Its cause (busy, no answer) comes with ChannelDestroyed.
+            await self._pump_until(lambda: leg.destroyed, LEG_CAUSE_WAIT_S)
+        self._dialling = None if leg.answered_at is not None else leg
+        if leg.destroyed or leg.left:
+            self._left_stasis.set()
+        leg.ended_at = leg.ended_at or (None if leg.answered_at is not None else now())
+        return leg
+
     # -- used by the inbound handler -----------------------------------------------------------
     async def answer(self) -> None:
         await self._request(self.ops.answer(self.id))
@@ -614,6 +658,8 @@ class CallSession:
 
     def _apply(self, event: dict[str, Any]) -> None:
         subject = _subject(event)
+        if self._dialling is not None and subject == self.id:
+            self._dialling.apply(event)  # and on: a hang-up is also the call's own
         if subject is not None and subject != self.id:
             # Another channel's: the transfer's far leg, or a late one of an earlier leg. Its
             # keys, its StasisStart, its hang-up are never the caller's.

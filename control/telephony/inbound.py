@@ -12,7 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 import aiohttp
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -29,6 +29,7 @@ from control.flow.play import MediaResolver
 from control.flow.ports import ContactLookup, TransferTargets, Webhooks
 from control.ivrs.lookup import TenantIvrs
 from control.ivrs.routes import RouteCache
+from control.ivrs.service import Route
 from control.settings import Settings
 from control.telephony.call import CallSession, Hangup
 from control.recordings.sink import AriRecordingSink, call_part
@@ -122,20 +123,8 @@ class InboundCalls:
             self._admission.answered(session.setup_ms())
             self._recorder.started(record)
             session.on_dial = lambda leg_id, target, caller, at: self._leg_dialled(record, leg_id, target, caller, at)
-            call = CallContext(session, self._media, call_id=session.id, caller=caller_id, caller_name=caller_name,
-                               did=route.number, tenant=route.tenant, ivr=route.ivr, hooks=self._hooks,
-                               ivrs=self._ivrs, recordings=self._recordings(session.ops) if self._recordings else None,
-                               transfers=self._transfers, contacts=self._contacts)
-            cap = asyncio.timeout(self._limits.max_call_seconds)
-            try:
-                async with cap:
-                    await run_ivr(route.ivr, call)
-            except TimeoutError:
-                if not cap.expired():
-                    raise  # a request that timed out inside the IVR, not the cap
-                reason = f"call longer than {self._limits.max_call_seconds:g} s"
-                log.warning("call %s: %s; hanging up", session.id, reason)
-                await session.hangup()
+            call = self.context(session, caller_id, caller_name, route.number, route)
+            reason = await self.capped(session, run_ivr(route.ivr, call))
         except CallerHungUp:
             pass
         except LINK_ERRORS as exc:
@@ -148,7 +137,33 @@ class InboundCalls:
             log.exception("call %s failed", session.id)
             await self._fail(session, reason)
         finally:
-            await self._finish(session, record, call, reason)
+            await self.finish(session, record, call, reason)
+
+    @property
+    def routes(self) -> RouteCache:
+        return self._routes
+
+    def context(self, session: CallSession, caller: str, caller_name: str, did: str, route: Route) -> CallContext:
+        """What a call's branches use (an inbound call's, or a notification call's entering an IVR)."""
+        return CallContext(session, self._media, call_id=session.id, caller=caller, caller_name=caller_name,
+                           did=did, tenant=route.tenant, ivr=route.ivr, hooks=self._hooks, ivrs=self._ivrs,
+                           recordings=self._recordings(session.ops) if self._recordings else None,
+                           transfers=self._transfers, contacts=self._contacts)
+
+    async def capped(self, session: CallSession, work: Awaitable[Any]) -> str | None:
+        """Run a call's work under the call length cap; the reason when the cap ended it."""
+        cap = asyncio.timeout(self._limits.max_call_seconds)
+        try:
+            async with cap:
+                await work
+        except TimeoutError:
+            if not cap.expired():
+                raise  # a request that timed out inside the IVR, not the cap
+            reason = f"call longer than {self._limits.max_call_seconds:g} s"
+            log.warning("call %s: %s; hanging up", session.id, reason)
+            await session.hangup()
+            return reason
+        return None
 
     async def _fail(self, session: CallSession, reason: str) -> None:
         try:
@@ -156,8 +171,8 @@ class InboundCalls:
         except Exception as exc:  # the record is still written; the channel's end is confirmed below
             log.warning("call %s: hanging up after a failure failed too: %s", session.id, exc)
 
-    async def _finish(self, session: CallSession, record: CallStart, call: CallContext | None,
-                      reason: str | None) -> None:
+    async def finish(self, session: CallSession, record: CallStart, call: CallContext | None,
+                     reason: str | None, answered_at: datetime | None = None) -> None:
         """Confirm the channel is gone, then write its end (and its start, if not yet written)."""
         if call is None:
             self._recorder.started(record)
@@ -172,7 +187,7 @@ class InboundCalls:
             self._recorder.ended(session.id, CallEnd(info.cause, info.cause_text, info.by, [], why))
             return
         self._recorder.ended(session.id, CallEnd(info.cause, info.cause_text, info.by, call.branch_data, why,
-                                                 call.exchanges, call.variables))
+                                                 call.exchanges, call.variables, answered_at=answered_at))
         for leg in call.legs:
             self._leg_ended(leg)
 
